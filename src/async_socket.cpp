@@ -1,0 +1,245 @@
+// The async_socket C API: argument checks and the socket's state machine. The I/O and the
+// callbacks happen on the socket's loop (loop.cpp and the backends).
+#include "asock/async_socket.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <new>
+#include <thread>
+
+#include "detail/engine.h"
+#include "detail/loop.h"
+#include "detail/op.h"
+#include "detail/socket.h"
+#include "detail/sys.h"
+
+namespace asock::detail {
+namespace {
+
+Socket* from_handle(ASYNC_SOCKET_HANDLE handle) noexcept { return reinterpret_cast<Socket*>(handle); }
+ASYNC_SOCKET_HANDLE to_handle(Socket* socket) noexcept { return reinterpret_cast<ASYNC_SOCKET_HANDLE>(socket); }
+
+// Shared by send and receive: every check that does not need the socket's state.
+bool buffers_valid(const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count) noexcept
+{
+    if (buffers == nullptr || buffer_count == 0)
+        return false;
+    // The operation and its buffer array must fit in 32 bits of memory, as the seed asks.
+    // Checked before the array is read: it depends on the count alone.
+    const uint64_t memory = sizeof(Op) + static_cast<uint64_t>(buffer_count) * sizeof(iovec);
+    if (memory > UINT32_MAX)
+        return false;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < buffer_count; ++i)
+    {
+        if (buffers[i].buffer == nullptr || buffers[i].length == 0)
+            return false;
+        total += buffers[i].length;
+    }
+    return total <= UINT32_MAX;
+}
+
+Op* make_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context) noexcept
+{
+    Op* op = op_alloc(buffer_count);
+    if (op == nullptr)
+        return nullptr;
+    op->socket = &socket;
+    op->kind = kind;
+    op->context = context;
+    for (uint32_t i = 0; i < buffer_count; ++i)
+        op->iov[i] = iovec{buffers[i].buffer, buffers[i].length};
+    return op;
+}
+
+enum class Submit
+{
+    accepted,
+    not_open,
+};
+
+// Hands an operation to the socket's loop if the socket is open. Holding the socket's mutex
+// across the check and the hand-over is what lets close wait for calls in progress.
+Submit submit(Socket& socket, Op* op) noexcept
+{
+    std::lock_guard<std::mutex> lock(socket.mutex);
+    if (socket.state != SocketState::open)
+        return Submit::not_open;
+    Loop& loop = *socket.loop;
+    if (loop.can_queue_directly())
+        loop.queue_op(op);
+    else
+        loop.post(op);
+    return Submit::accepted;
+}
+
+// A close asked for on a thread that does not run the socket's loop: the loop does the work;
+// this thread waits until it is done, or until another close already under way is done.
+void close_elsewhere(Socket& socket, std::unique_lock<std::mutex>& lock) noexcept
+{
+    if (socket.state == SocketState::created)
+        return;
+    if (socket.state == SocketState::closed && !socket.close_request_pending)
+        return;
+    CloseWaiter waiter(Loop::current());
+    waiter.next = socket.close_waiters;
+    socket.close_waiters = &waiter;
+    if (socket.state == SocketState::open)
+    {
+        socket.state = SocketState::closing;
+        socket.close_request_pending = true;
+        socket.close_request.socket = &socket;
+        socket.close_request.kind = ItemKind::close_request;
+        // Posted under the mutex: whoever sees closing also finds the request queued.
+        socket.loop->post(&socket.close_request);
+    }
+    lock.unlock();
+    waiter.wait();
+}
+
+void close_socket(Socket& socket) noexcept
+{
+    std::unique_lock<std::mutex> lock(socket.mutex);
+    // opening lasts only while another thread is inside open_async.
+    while (socket.state == SocketState::opening)
+    {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+    }
+    Loop& loop = *socket.loop;
+    if (!loop.on_loop_thread())
+    {
+        close_elsewhere(socket, lock);
+        return;
+    }
+    // On the loop's own thread (inside a callback): close now. If another thread's close is
+    // under way (closing), its request is still queued here, so do its work now; the request
+    // then only releases that thread.
+    if (socket.state == SocketState::open)
+        socket.state = SocketState::closing;
+    else if (socket.state != SocketState::closing)
+        return;
+    lock.unlock();
+    loop.close_here(socket);
+}
+
+bool is_stream_socket(int fd) noexcept
+{
+    int type = 0;
+    socklen_t length = sizeof(type);
+    return sys::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
+}
+
+}  // namespace
+}  // namespace asock::detail
+
+using namespace asock::detail;
+
+extern "C" ASYNC_SOCKET_HANDLE async_socket_create(EXECUTION_ENGINE_HANDLE execution_engine, SOCKET_HANDLE socket_handle)
+{
+    if (execution_engine == nullptr || socket_handle == INVALID_SOCKET)
+        return nullptr;
+    Engine& engine = *Engine::from_handle(execution_engine);
+    auto* socket = new (std::nothrow) Socket(engine, engine.pick_loop(), socket_handle);
+    if (socket == nullptr)
+        return nullptr;
+    engine.inc_ref();
+    return to_handle(socket);
+}
+
+extern "C" void async_socket_destroy(ASYNC_SOCKET_HANDLE async_socket)
+{
+    if (async_socket == nullptr)
+        return;
+    Socket& socket = *from_handle(async_socket);
+    close_socket(socket);
+    // Now created (never opened: the handle is still ours to close) or closed.
+    if (socket.state == SocketState::created)
+        sys::close(socket.fd);
+    Loop& loop = *socket.loop;
+    if (loop.on_loop_thread())
+    {
+        // The loop may still be looking at this socket further up the stack.
+        loop.defer_free(socket);
+        return;
+    }
+    Engine& engine = *socket.engine;
+    delete &socket;
+    engine.dec_ref();
+}
+
+extern "C" int async_socket_open_async(ASYNC_SOCKET_HANDLE async_socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context)
+{
+    if (async_socket == nullptr || on_open_complete == nullptr)
+        return EINVAL;
+    Socket& socket = *from_handle(async_socket);
+    {
+        std::lock_guard<std::mutex> lock(socket.mutex);
+        if (socket.state == SocketState::open || socket.state == SocketState::opening)
+            return EALREADY;
+        if (socket.state != SocketState::created)
+            return EBADF;  // closed: the handle is gone, there is nothing to re-open
+        socket.state = SocketState::opening;
+    }
+    int error = is_stream_socket(socket.fd) ? 0 : ENOTSOCK;
+    if (error == 0)
+        error = socket.loop->backend().attach(socket);
+    std::lock_guard<std::mutex> lock(socket.mutex);
+    if (error != 0)
+    {
+        socket.state = SocketState::created;
+        return error;
+    }
+    socket.state = SocketState::open;
+    socket.on_open_complete = on_open_complete;
+    socket.on_open_complete_context = on_open_complete_context;
+    socket.open_notice.socket = &socket;
+    socket.open_notice.kind = ItemKind::open_notice;
+    // Always through the inbox, also on the loop's own thread: the callback must not run
+    // inside this call.
+    socket.loop->post(&socket.open_notice);
+    return 0;
+}
+
+extern "C" void async_socket_close(ASYNC_SOCKET_HANDLE async_socket)
+{
+    if (async_socket != nullptr)
+        close_socket(*from_handle(async_socket));
+}
+
+extern "C" ASYNC_SOCKET_SEND_SYNC_RESULT async_socket_send_async(ASYNC_SOCKET_HANDLE async_socket, const ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* on_send_complete_context)
+{
+    if (async_socket == nullptr || !buffers_valid(payload, buffer_count) || on_send_complete == nullptr)
+        return ASYNC_SOCKET_SEND_SYNC_ERROR;
+    Socket& socket = *from_handle(async_socket);
+    Op* op = make_op(socket, ItemKind::send, payload, buffer_count, on_send_complete_context);
+    if (op == nullptr)
+        return ASYNC_SOCKET_SEND_SYNC_ERROR;
+    op->on_send = on_send_complete;
+    if (submit(socket, op) == Submit::not_open)
+    {
+        op_free(op);
+        return ASYNC_SOCKET_SEND_SYNC_ABANDONED;
+    }
+    return ASYNC_SOCKET_SEND_SYNC_OK;
+}
+
+extern "C" int async_socket_receive_async(ASYNC_SOCKET_HANDLE async_socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* on_receive_complete_context)
+{
+    if (async_socket == nullptr || !buffers_valid(payload, buffer_count) || on_receive_complete == nullptr)
+        return EINVAL;
+    Socket& socket = *from_handle(async_socket);
+    Op* op = make_op(socket, ItemKind::receive, payload, buffer_count, on_receive_complete_context);
+    if (op == nullptr)
+        return ENOMEM;
+    op->on_receive = on_receive_complete;
+    if (submit(socket, op) == Submit::not_open)
+    {
+        op_free(op);
+        return ENOTCONN;
+    }
+    return 0;
+}

@@ -1,0 +1,454 @@
+// The io_uring backend: completion-driven, one ring per loop.
+//
+// Per socket the kernel holds at most one receive (the first queued one) and one send batch
+// (the queued sends' buffers gathered into one sendmsg), which keeps the stream's order
+// without links. Submissions are batched: flush only prepares entries, and the loop's
+// poll submits them and waits in one io_uring_enter.
+//
+// Lifetimes. The entry's user_data is the operation (for a send batch, its first
+// operation). msghdr and gathered iovec arrays live in per-loop scratch memory that is
+// reused after every submission: IORING_FEAT_SUBMIT_STABLE (required) guarantees that the
+// kernel has copied them by then. The user's data buffers are held until completion; close
+// therefore cancels synchronously (IORING_REGISTER_SYNC_CANCEL, required) before it
+// completes the operations, and marks them orphaned: their late completion entries only
+// free the memory.
+#include <liburing.h>
+#include <limits.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "detail/backend.h"
+#include "detail/errors.h"
+#include "detail/loop.h"
+#include "detail/socket.h"
+#include "detail/sys.h"
+
+namespace asock::detail {
+namespace {
+
+constexpr unsigned kSubmissionEntries = 256;
+constexpr unsigned kCompletionEntries = 8192;
+constexpr size_t kScratchIovecs = 4096;
+constexpr uint64_t kWakeTag = 1;  // never an operation's address (those are aligned)
+
+// What sets up a ring: the flags this code wants, then fewer for older kernels.
+int setup_ring(io_uring& ring) noexcept
+{
+    const unsigned flag_sets[] = {
+        IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_CQSIZE,
+    };
+    int result = -EINVAL;
+    for (unsigned flags : flag_sets)
+    {
+        io_uring_params params{};
+        params.flags = flags;
+        params.cq_entries = kCompletionEntries;
+        result = io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
+        if (result != -EINVAL)
+            break;
+    }
+    return result;
+}
+
+bool ring_has_what_we_need(io_uring& ring) noexcept
+{
+    const unsigned needed_features = IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP;
+    if ((ring.features & needed_features) != needed_features)
+        return false;
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+    if (probe == nullptr)
+        return false;
+    bool ok = true;
+    for (int op : {IORING_OP_SEND, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_READ})
+        ok = ok && io_uring_opcode_supported(probe, op);
+    io_uring_free_probe(probe);
+    if (!ok)
+        return false;
+    // Synchronous cancellation (Linux 6.0): with nothing to cancel it answers 0 or -ENOENT;
+    // a kernel without it answers -EINVAL.
+    const int fd = sys::eventfd(0, EFD_CLOEXEC);
+    if (fd < 0)
+        return false;
+    io_uring_sync_cancel_reg reg{};
+    reg.fd = fd;
+    reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    const int result = io_uring_register_sync_cancel(&ring, &reg);
+    sys::close(fd);
+    return result >= 0 || result == -ENOENT;
+}
+
+bool probe_io_uring() noexcept
+{
+    io_uring ring;
+    if (setup_ring(ring) != 0)
+        return false;
+    const bool ok = ring_has_what_we_need(ring);
+    io_uring_queue_exit(&ring);
+    return ok;
+}
+
+class UringBackend final : public Backend
+{
+public:
+    explicit UringBackend(Loop& loop) noexcept : loop_(loop) {}
+
+    ~UringBackend() override
+    {
+        if (!ring_ready_)
+            return;
+        reap_orphans();
+        io_uring_queue_exit(&ring_);
+        if (wake_fd_ >= 0)
+            sys::close(wake_fd_);
+    }
+
+    bool init() noexcept
+    {
+        if (setup_ring(ring_) != 0)
+            return false;
+        ring_ready_ = true;
+        wake_fd_ = sys::eventfd(0, EFD_CLOEXEC);
+        return wake_fd_ >= 0;
+    }
+
+    int attach(Socket&) noexcept override { return 0; }
+
+    void detach(Socket& socket) noexcept override
+    {
+        if (socket.receive_in_flight == nullptr && socket.send_in_flight == nullptr)
+            return;
+        // Entries prepared but not submitted would escape the cancellation.
+        if (io_uring_sq_ready(&ring_) != 0)
+            submit();
+        if (!cancel_synchronously(socket.fd))
+            wait_for_in_flight(socket);
+        orphan(socket.receive_in_flight);
+        orphan(socket.send_in_flight);
+        socket.receive_in_flight = nullptr;
+        socket.send_in_flight = nullptr;
+    }
+
+    void flush(Socket& socket) noexcept override
+    {
+        if (socket.receive_in_flight == nullptr && !socket.receives.empty())
+            start_receive(socket);
+        if (socket.send_in_flight == nullptr && !socket.sends.empty() && socket.send_failure == 0)
+            start_send(socket);
+    }
+
+    void poll(bool block) noexcept override
+    {
+        if (!wake_armed_)
+            arm_wake();
+        // One system call submits the batch and, when there is nothing else to do, waits.
+        if (block)
+            io_uring_submit_and_wait(&ring_, 1);
+        else if (io_uring_sq_ready(&ring_) != 0)
+            submit();
+        release_scratch();
+        dispatch_stashed();
+        io_uring_cqe* cqe;
+        while (io_uring_peek_cqe(&ring_, &cqe) == 0)
+        {
+            const uint64_t data = cqe->user_data;
+            const int result = cqe->res;
+            io_uring_cqe_seen(&ring_, cqe);
+            dispatch(data, result);
+        }
+    }
+
+    void wake() noexcept override
+    {
+        const uint64_t one = 1;
+        (void)sys::write(wake_fd_, &one, sizeof(one));
+    }
+
+private:
+    void dispatch(uint64_t data, int result) noexcept
+    {
+        if (data == kWakeTag)
+        {
+            wake_armed_ = false;
+            return;
+        }
+        Op* op = reinterpret_cast<Op*>(data);
+        if (op->orphaned)
+        {
+            op_free(op);
+            --orphans_;
+            return;
+        }
+        Socket& socket = *op->socket;
+        if (op->kind == ItemKind::receive)
+            receive_done(socket, result);
+        else
+            send_done(socket, result);
+    }
+
+    void receive_done(Socket& socket, int result) noexcept
+    {
+        socket.receive_in_flight = nullptr;
+        if (result < 0 && is_retry(-result))
+            loop_.mark_dirty(socket);
+        else
+            loop_.complete_receive(socket, result);
+    }
+
+    void send_done(Socket& socket, int result) noexcept
+    {
+        socket.send_in_flight = nullptr;
+        if (result >= 0)
+            loop_.complete_sent_bytes(socket, static_cast<size_t>(result));
+        else if (is_retry(-result))
+            loop_.mark_dirty(socket);
+        else
+            loop_.fail_sends(socket, -result);
+    }
+
+    void start_receive(Socket& socket) noexcept
+    {
+        Op* op = as_op(socket.receives.front());
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr)
+        {
+            loop_.mark_dirty(socket);  // the ring is full even after a submit: next iteration
+            return;
+        }
+        if (op->iov_count == 1)
+        {
+            io_uring_prep_recv(sqe, socket.fd, op->iov->iov_base, op->iov->iov_len, 0);
+        }
+        else
+        {
+            msghdr* message = scratch_message();
+            message->msg_iov = op->iov;  // the operation's own array: stable until completion
+            message->msg_iovlen = op->iov_count < IOV_MAX ? op->iov_count : IOV_MAX;
+            io_uring_prep_recvmsg(sqe, socket.fd, message, 0);
+        }
+        io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(op));
+        socket.receive_in_flight = op;
+    }
+
+    void start_send(Socket& socket) noexcept
+    {
+        Op* first = as_op(socket.sends.front());
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr)
+        {
+            loop_.mark_dirty(socket);
+            return;
+        }
+        if (first->iov_count == 1 && first->next == nullptr)
+        {
+            io_uring_prep_send(sqe, socket.fd, first->iov->iov_base, first->iov->iov_len, MSG_NOSIGNAL);
+        }
+        else
+        {
+            msghdr* message = scratch_message();
+            message->msg_iov = &scratch_iovecs_[scratch_iovecs_used_];
+            message->msg_iovlen = loop_.gather_sends(socket, message->msg_iov, IOV_MAX);
+            scratch_iovecs_used_ += message->msg_iovlen;
+            io_uring_prep_sendmsg(sqe, socket.fd, message, MSG_NOSIGNAL);
+        }
+        io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(first));
+        socket.send_in_flight = first;
+    }
+
+    // An entry, with scratch room for its msghdr and a full sendmsg batch of iovecs. When
+    // any of them runs out, what is prepared is submitted first, which frees the scratch;
+    // nullptr when that did not help (the caller tries again next iteration).
+    io_uring_sqe* get_sqe() noexcept
+    {
+        if (!room_for_one_more())
+        {
+            submit();
+            release_scratch();
+            if (!room_for_one_more())
+                return nullptr;
+        }
+        return io_uring_get_sqe(&ring_);
+    }
+
+    bool room_for_one_more() const noexcept
+    {
+        return io_uring_sq_space_left(&ring_) != 0 && scratch_messages_used_ < kSubmissionEntries && scratch_iovecs_left() >= IOV_MAX;
+    }
+
+    msghdr* scratch_message() noexcept
+    {
+        msghdr* message = &scratch_messages_[scratch_messages_used_++];
+        *message = msghdr{};
+        return message;
+    }
+
+    size_t scratch_iovecs_left() const noexcept { return kScratchIovecs - scratch_iovecs_used_; }
+
+    void submit() noexcept
+    {
+        int result;
+        do
+        {
+            result = io_uring_submit(&ring_);
+        } while (result == -EINTR);
+    }
+
+    // Scratch memory may be reused only once every entry pointing at it was submitted.
+    void release_scratch() noexcept
+    {
+        if (io_uring_sq_ready(&ring_) != 0)
+            return;
+        scratch_messages_used_ = 0;
+        scratch_iovecs_used_ = 0;
+    }
+
+    void arm_wake() noexcept
+    {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr)
+            return;
+        io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
+        io_uring_sqe_set_data64(sqe, kWakeTag);
+        wake_armed_ = true;
+    }
+
+    bool cancel_synchronously(int fd) noexcept
+    {
+        io_uring_sync_cancel_reg reg{};
+        reg.fd = fd;
+        reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        int result;
+        do
+        {
+            result = io_uring_register_sync_cancel(&ring_, &reg);
+        } while (result == -EINTR);
+        return result >= 0 || result == -ENOENT;
+    }
+
+    // Last resort when synchronous cancellation fails: shut the socket down (which ends any
+    // pending operation) and reap until the socket's own entries came back, keeping the
+    // others for the next dispatch.
+    void wait_for_in_flight(Socket& socket) noexcept
+    {
+        ::shutdown(socket.fd, SHUT_RDWR);
+        while (socket.receive_in_flight != nullptr || socket.send_in_flight != nullptr)
+        {
+            io_uring_cqe* cqe;
+            const int waited = io_uring_wait_cqe(&ring_, &cqe);
+            if (waited == -EINTR || waited == -EAGAIN)
+                continue;
+            if (waited != 0)
+                break;  // the ring itself is broken: nothing more can be learnt from it
+            const uint64_t data = cqe->user_data;
+            const int result = cqe->res;
+            io_uring_cqe_seen(&ring_, cqe);
+            // An entry of this socket means the kernel is done with that operation: it is not
+            // orphaned, and the close completes and frees it like the queued ones.
+            if (data == reinterpret_cast<uint64_t>(socket.receive_in_flight))
+                socket.receive_in_flight = nullptr;
+            else if (data == reinterpret_cast<uint64_t>(socket.send_in_flight))
+                socket.send_in_flight = nullptr;
+            else
+                stash(data, result);
+        }
+    }
+
+    void stash(uint64_t data, int result) noexcept
+    {
+        try
+        {
+            stashed_.push_back({data, result});
+        }
+        catch (...)
+        {
+            dispatch(data, result);  // no memory: dispatch now, nested, rather than lose it
+        }
+    }
+
+    void dispatch_stashed() noexcept
+    {
+        while (!stashed_.empty())
+        {
+            std::vector<Completion> batch;
+            batch.swap(stashed_);
+            for (const Completion& completion : batch)
+                dispatch(completion.data, completion.result);
+        }
+    }
+
+    void orphan(Op* op) noexcept
+    {
+        if (op == nullptr)
+            return;
+        op->orphaned = true;
+        ++orphans_;
+    }
+
+    // At shutdown: the orphans' entries are already posted (the cancellation was
+    // synchronous); collect them so their memory goes back.
+    void reap_orphans() noexcept
+    {
+        dispatch_stashed();
+        io_uring_cqe* cqe;
+        while (orphans_ != 0 && io_uring_peek_cqe(&ring_, &cqe) == 0)
+        {
+            const uint64_t data = cqe->user_data;
+            io_uring_cqe_seen(&ring_, cqe);
+            if (data != kWakeTag && reinterpret_cast<Op*>(data)->orphaned)
+            {
+                op_free(reinterpret_cast<Op*>(data));
+                --orphans_;
+            }
+        }
+    }
+
+    struct Completion
+    {
+        uint64_t data;
+        int result;
+    };
+
+    Loop& loop_;
+    io_uring ring_{};
+    bool ring_ready_ = false;
+    int wake_fd_ = -1;
+    uint64_t wake_value_ = 0;
+    bool wake_armed_ = false;
+    uint32_t orphans_ = 0;
+    std::vector<Completion> stashed_;
+    size_t scratch_messages_used_ = 0;
+    size_t scratch_iovecs_used_ = 0;
+    msghdr scratch_messages_[kSubmissionEntries];
+    iovec scratch_iovecs_[kScratchIovecs];
+};
+
+}  // namespace
+
+bool io_uring_usable() noexcept
+{
+    static const bool usable = probe_io_uring();
+    return usable;
+}
+
+std::unique_ptr<Backend> make_io_uring_backend(Loop& loop) noexcept
+{
+    if (!io_uring_usable())
+        return nullptr;
+    std::unique_ptr<UringBackend> backend(new (std::nothrow) UringBackend(loop));
+    if (backend == nullptr || !backend->init())
+        return nullptr;
+    return backend;
+}
+
+}  // namespace asock::detail

@@ -1,0 +1,43 @@
+// The execution engine behind EXECUTION_ENGINE_HANDLE: a reference count and a fixed set of
+// loops, each on its own thread. Sockets are spread over the loops round robin.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "asock/execution_engine.h"
+#include "asock/execution_engine_linux.h"
+#include "detail/loop.h"
+
+namespace asock::detail {
+
+class Engine
+{
+public:
+    // nullptr on invalid parameters, an unusable backend or exhausted resources.
+    static Engine* create(const EXECUTION_ENGINE_PARAMETERS* parameters, ASOCK_LINUX_BACKEND backend) noexcept;
+
+    void inc_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void dec_ref() noexcept;
+
+    Loop& pick_loop() noexcept;
+    ASOCK_LINUX_BACKEND backend() const noexcept { return backend_; }
+    size_t loop_count() const noexcept { return loops_.size(); }
+
+    static Engine* from_handle(EXECUTION_ENGINE_HANDLE handle) noexcept { return reinterpret_cast<Engine*>(handle); }
+    EXECUTION_ENGINE_HANDLE handle() noexcept { return reinterpret_cast<EXECUTION_ENGINE_HANDLE>(this); }
+
+private:
+    Engine() = default;
+    bool start(uint32_t loop_count, ASOCK_LINUX_BACKEND backend) noexcept;
+    void stop_all() noexcept;
+
+    std::atomic<uint32_t> refs_{1};
+    std::atomic<uint32_t> next_loop_{0};
+    ASOCK_LINUX_BACKEND backend_ = ASOCK_LINUX_BACKEND_DEFAULT;
+    std::vector<std::unique_ptr<Loop>> loops_;
+};
+
+}  // namespace asock::detail

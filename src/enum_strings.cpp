@@ -1,0 +1,46 @@
+// The *_to_string function of every public enum.
+#include <cstddef>
+
+#include "asock/async_socket.h"
+#include "asock/execution_engine_linux.h"
+
+namespace {
+
+template <typename Enum, size_t N>
+const char* name_of(Enum value, const char* const (&names)[N]) noexcept
+{
+    const auto index = static_cast<size_t>(value);
+    return index < N ? names[index] : "UNKNOWN";
+}
+
+}  // namespace
+
+extern "C" const char* ASYNC_SOCKET_OPEN_RESULT_to_string(ASYNC_SOCKET_OPEN_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_OPEN_OK", "ASYNC_SOCKET_OPEN_ERROR"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_SEND_SYNC_RESULT_to_string(ASYNC_SOCKET_SEND_SYNC_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_SEND_SYNC_OK", "ASYNC_SOCKET_SEND_SYNC_ERROR", "ASYNC_SOCKET_SEND_SYNC_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_SEND_RESULT_to_string(ASYNC_SOCKET_SEND_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_SEND_OK", "ASYNC_SOCKET_SEND_ERROR", "ASYNC_SOCKET_SEND_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_RECEIVE_RESULT_to_string(ASYNC_SOCKET_RECEIVE_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_RECEIVE_OK", "ASYNC_SOCKET_RECEIVE_ERROR", "ASYNC_SOCKET_RECEIVE_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASOCK_LINUX_BACKEND_to_string(ASOCK_LINUX_BACKEND value)
+{
+    static const char* const names[] = {"ASOCK_LINUX_BACKEND_DEFAULT", "ASOCK_LINUX_BACKEND_IO_URING", "ASOCK_LINUX_BACKEND_EPOLL"};
+    return name_of(value, names);
+}

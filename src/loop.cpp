@@ -1,0 +1,493 @@
+// The event loop shared by every backend: hand-over between threads, per-socket operation
+// queues, exactly-once completion and the close protocol. See detail/loop.h for the shape
+// of an iteration and the ownership rule.
+#include "detail/loop.h"
+
+#include <pthread.h>
+
+#include <cstdio>
+
+#include "detail/engine.h"
+#include "detail/errors.h"
+#include "detail/sys.h"
+
+namespace asock::detail {
+namespace {
+
+thread_local Loop* tls_current_loop = nullptr;
+
+void release_op(Op* op) noexcept
+{
+    // An orphaned operation is still referenced by the kernel; its completion entry frees it.
+    if (!op->orphaned)
+        op_free(op);
+}
+
+void link_at_tail(DirtyNode& sentinel, DirtyNode& node) noexcept
+{
+    node.prev = sentinel.prev;
+    node.next = &sentinel;
+    sentinel.prev->next = &node;
+    sentinel.prev = &node;
+}
+
+// Moves every node of from to the end of to.
+void splice(DirtyNode& from, DirtyNode& to) noexcept
+{
+    if (from.next == &from)
+        return;
+    DirtyNode* first = from.next;
+    DirtyNode* last = from.prev;
+    first->prev = to.prev;
+    to.prev->next = first;
+    last->next = &to;
+    to.prev = last;
+    from.prev = from.next = &from;
+}
+
+}  // namespace
+
+// --- CloseWaiter ---------------------------------------------------------------------------
+
+void CloseWaiter::signal() noexcept
+{
+    if (loop != nullptr)
+    {
+        // The waiter may return as soon as it sees done: only the (long-lived) loop is
+        // touched after the store.
+        Loop* waiter_loop = loop;
+        done.store(true, std::memory_order_release);
+        waiter_loop->notify_waiter();
+        return;
+    }
+    // Notify under the mutex: the waiter cannot return (and free this object) before we
+    // release it.
+    std::lock_guard<std::mutex> lock(mutex);
+    done.store(true, std::memory_order_release);
+    cv.notify_one();
+}
+
+void CloseWaiter::wait() noexcept
+{
+    if (loop != nullptr)
+    {
+        loop->serve_until(done);
+        return;
+    }
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [this] { return done.load(std::memory_order_acquire); });
+}
+
+// --- Life cycle ----------------------------------------------------------------------------
+
+Loop::Loop(Engine& engine, unsigned index) noexcept : engine_(&engine), index_(index) {}
+
+Loop::~Loop()
+{
+    // Free whatever the stop left behind (nothing, when every socket was destroyed first).
+    while (Item* item = local_.pop_front())
+        if (item->kind == ItemKind::send || item->kind == ItemKind::receive)
+            op_free(as_op(item));
+}
+
+bool Loop::init(ASOCK_LINUX_BACKEND backend) noexcept
+{
+    backend_ = backend == ASOCK_LINUX_BACKEND_IO_URING ? make_io_uring_backend(*this) : make_epoll_backend(*this);
+    backend_kind_ = backend;
+    return backend_ != nullptr;
+}
+
+bool Loop::start() noexcept
+{
+    try
+    {
+        thread_ = std::thread([this] {
+            char name[16];
+            std::snprintf(name, sizeof(name), "asock-loop-%u", index_);
+            pthread_setname_np(pthread_self(), name);
+            run();
+            if (delete_engine_on_exit_)
+                delete engine_;
+        });
+        return true;
+    }
+    catch (...)
+    {
+        return false;
+    }
+}
+
+void Loop::request_stop() noexcept
+{
+    stop_requested_.store(true, std::memory_order_release);
+    backend_->wake();
+}
+
+void Loop::join() noexcept
+{
+    if (thread_.joinable())
+        thread_.join();
+}
+
+void Loop::delete_engine_on_exit() noexcept
+{
+    delete_engine_on_exit_ = true;
+    thread_.detach();
+}
+
+Loop* Loop::current() noexcept { return tls_current_loop; }
+
+void Loop::run() noexcept
+{
+    tls_current_loop = this;
+    while (!stop_requested_.load(std::memory_order_acquire))
+    {
+        process_inbox();
+        flush_dirty();
+        free_deferred();
+        const bool block = prepare_to_block();
+        backend_->poll(block);
+        needs_wake_.store(false, std::memory_order_relaxed);
+    }
+    tls_current_loop = nullptr;
+}
+
+// Announces that the loop is about to sleep, then checks for work once more: a thread that
+// posts after the announcement sees it and wakes the loop (post's exchange pairs with this).
+bool Loop::prepare_to_block() noexcept
+{
+    if (!local_.empty() || dirty_.next != &dirty_)
+        return false;
+    needs_wake_.store(true, std::memory_order_seq_cst);
+    if (inbox_.load(std::memory_order_seq_cst) != nullptr || stop_requested_.load(std::memory_order_seq_cst))
+    {
+        needs_wake_.store(false, std::memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+// --- Hand-over -----------------------------------------------------------------------------
+
+void Loop::post(Item* item) noexcept
+{
+    Item* head = inbox_.load(std::memory_order_relaxed);
+    do
+    {
+        item->next = head;
+    } while (!inbox_.compare_exchange_weak(head, item, std::memory_order_seq_cst, std::memory_order_relaxed));
+
+    if (nested_waiters_.load(std::memory_order_seq_cst) != 0)
+        notify_waiter();
+    if (needs_wake_.load(std::memory_order_seq_cst) && needs_wake_.exchange(false, std::memory_order_seq_cst))
+        backend_->wake();
+}
+
+bool Loop::can_queue_directly() const noexcept
+{
+    return on_loop_thread() && local_.empty() && inbox_.load(std::memory_order_relaxed) == nullptr;
+}
+
+void Loop::notify_waiter() noexcept
+{
+    mail_seq_.fetch_add(1, std::memory_order_seq_cst);
+    mail_seq_.notify_all();
+}
+
+// The inbox is a stack (pushes are one CAS); reversing it restores the order of posting.
+void Loop::drain_inbox() noexcept
+{
+    Item* chain = inbox_.exchange(nullptr, std::memory_order_acquire);
+    Item* last = chain;
+    Item* fifo = nullptr;
+    while (chain != nullptr)
+    {
+        Item* next = chain->next;
+        chain->next = fifo;
+        fifo = chain;
+        chain = next;
+    }
+    local_.append_chain(fifo, last);
+}
+
+// Items are popped one at a time so that a nested serve_until (a callback waiting for a
+// close on another loop) can continue where this one stopped.
+void Loop::process_inbox() noexcept
+{
+    drain_inbox();
+    while (Item* item = local_.pop_front())
+        process_item(item);
+}
+
+void Loop::process_item(Item* item) noexcept
+{
+    Socket& socket = *item->socket;
+    switch (item->kind)
+    {
+    case ItemKind::send:
+    case ItemKind::receive:
+        queue_op(as_op(item));
+        break;
+    case ItemKind::open_notice:
+        deliver_open(socket);
+        break;
+    case ItemKind::close_request:
+        if (!socket.detached)
+            perform_close(socket);
+        finish_close_request(socket);
+        break;
+    }
+}
+
+void Loop::serve_until(const std::atomic<bool>& done) noexcept
+{
+    nested_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    for (;;)
+    {
+        const uint32_t seq = mail_seq_.load(std::memory_order_seq_cst);
+        process_inbox();
+        if (done.load(std::memory_order_acquire))
+            break;
+        mail_seq_.wait(seq, std::memory_order_seq_cst);
+    }
+    nested_waiters_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// --- Queues --------------------------------------------------------------------------------
+
+void Loop::queue_op(Op* op) noexcept
+{
+    Socket& socket = *op->socket;
+    (op->kind == ItemKind::receive ? socket.receives : socket.sends).push_back(op);
+    mark_dirty(socket);
+}
+
+void Loop::mark_dirty(Socket& socket) noexcept
+{
+    if (socket.dirty || socket.detached)
+        return;
+    socket.dirty = true;
+    link_at_tail(dirty_, socket);
+}
+
+void Loop::unlink_dirty(Socket& socket) noexcept
+{
+    if (!socket.dirty)
+        return;
+    socket.prev->next = socket.next;
+    socket.next->prev = socket.prev;
+    socket.prev = socket.next = &socket;
+    socket.dirty = false;
+}
+
+// Sockets marked dirty by the callbacks that run here wait for the next iteration, after
+// the loop has polled once: no socket can keep the loop from the others.
+void Loop::flush_dirty() noexcept
+{
+    splice(dirty_, flushing_);
+    while (flushing_.next != &flushing_)
+    {
+        Socket& socket = static_cast<Socket&>(*flushing_.next);
+        unlink_dirty(socket);
+        flush_socket(socket);
+    }
+}
+
+void Loop::flush_socket(Socket& socket) noexcept
+{
+    if (socket.send_failure != 0 && !socket.sends.empty())
+    {
+        const auto result = static_cast<ASYNC_SOCKET_SEND_RESULT>(socket.send_failure - 1);
+        while (!socket.sends.empty() && !socket.detached)
+        {
+            Op* op = as_op(socket.sends.pop_front());
+            const auto callback = op->on_send;
+            void* context = op->context;
+            release_op(op);
+            callback(context, result);
+        }
+    }
+    if (!socket.detached)
+        backend_->flush(socket);
+}
+
+// --- Completions ---------------------------------------------------------------------------
+
+bool Loop::complete_receive(Socket& socket, long result) noexcept
+{
+    Op* op = as_op(socket.receives.pop_front());
+    const auto callback = op->on_receive;
+    void* context = op->context;
+    release_op(op);
+    if (!socket.receives.empty())
+        mark_dirty(socket);
+    const ASYNC_SOCKET_RECEIVE_RESULT outcome = receive_result_for(result);
+    callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_OK ? static_cast<uint32_t>(result) : 0);
+    return !socket.detached;
+}
+
+bool Loop::complete_sent_bytes(Socket& socket, size_t bytes) noexcept
+{
+    while (!socket.sends.empty())
+    {
+        Op* op = as_op(socket.sends.front());
+        while (op->iov_count != 0 && bytes >= op->iov->iov_len)
+        {
+            bytes -= op->iov->iov_len;
+            ++op->iov;
+            --op->iov_count;
+        }
+        if (op->iov_count != 0)
+        {
+            op->iov->iov_base = static_cast<char*>(op->iov->iov_base) + bytes;
+            op->iov->iov_len -= bytes;
+            break;
+        }
+        socket.sends.pop_front();
+        const auto callback = op->on_send;
+        void* context = op->context;
+        release_op(op);
+        callback(context, ASYNC_SOCKET_SEND_OK);
+        if (socket.detached)
+            return false;
+    }
+    if (!socket.sends.empty())
+        mark_dirty(socket);
+    return true;
+}
+
+bool Loop::fail_sends(Socket& socket, int error) noexcept
+{
+    socket.send_failure = static_cast<uint8_t>(1 + send_result_for_error(error));
+    // flush_socket completes the queued sends with the failure, outside the backend.
+    mark_dirty(socket);
+    return true;
+}
+
+size_t Loop::gather_sends(const Socket& socket, iovec* out, size_t max) noexcept
+{
+    size_t count = 0;
+    for (Item* item = socket.sends.front(); item != nullptr && count < max; item = item->next)
+    {
+        const Op* op = as_op(item);
+        for (uint32_t i = 0; i < op->iov_count && count < max; ++i)
+            out[count++] = op->iov[i];
+    }
+    return count;
+}
+
+void Loop::deliver_open(Socket& socket) noexcept
+{
+    socket.on_open_complete(socket.on_open_complete_context, ASYNC_SOCKET_OPEN_OK);
+}
+
+// --- Close ---------------------------------------------------------------------------------
+
+void Loop::close_here(Socket& socket) noexcept
+{
+    if (socket.detached)
+        return;
+    // Operations and the open notice handed over before the close may still wait in the
+    // inbox: they belong to this close (it must complete them), so take them now.
+    drain_inbox();
+    ItemQueue mine;
+    local_.extract_if([&socket](Item* item) { return item->socket == &socket && item->kind != ItemKind::close_request; }, mine);
+    bool open_notice = false;
+    while (Item* item = mine.pop_front())
+    {
+        if (item->kind == ItemKind::open_notice)
+            open_notice = true;
+        else
+            (item->kind == ItemKind::receive ? socket.receives : socket.sends).push_back(item);
+    }
+    if (open_notice)
+        deliver_open(socket);
+    // The open callback may itself have closed the socket.
+    if (!socket.detached)
+        perform_close(socket);
+}
+
+void Loop::perform_close(Socket& socket) noexcept
+{
+    socket.detached = true;
+    unlink_dirty(socket);
+    backend_->detach(socket);
+    sys::close(socket.fd);
+    socket.fd = -1;
+    ItemQueue receives = socket.receives.take_all();
+    ItemQueue sends = socket.sends.take_all();
+    {
+        std::lock_guard<std::mutex> lock(socket.mutex);
+        socket.state = SocketState::closed;
+    }
+    // From here the callbacks may destroy the socket (the free is deferred to the end of the
+    // iteration), so only the detached operations are touched.
+    while (Item* item = receives.pop_front())
+    {
+        Op* op = as_op(item);
+        const auto callback = op->on_receive;
+        void* context = op->context;
+        release_op(op);
+        callback(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
+    }
+    while (Item* item = sends.pop_front())
+    {
+        Op* op = as_op(item);
+        const auto callback = op->on_send;
+        void* context = op->context;
+        release_op(op);
+        callback(context, ASYNC_SOCKET_SEND_ABANDONED);
+    }
+}
+
+void Loop::finish_close_request(Socket& socket) noexcept
+{
+    CloseWaiter* waiters;
+    {
+        std::lock_guard<std::mutex> lock(socket.mutex);
+        socket.close_request_pending = false;
+        waiters = socket.close_waiters;
+        socket.close_waiters = nullptr;
+    }
+    // After the last signal the socket may be freed by a waiter: read next first.
+    while (waiters != nullptr)
+    {
+        CloseWaiter* next = waiters->next;
+        waiters->signal();
+        waiters = next;
+    }
+}
+
+void Loop::defer_free(Socket& socket) noexcept
+{
+    socket.free_requested = true;
+    socket.free_next = to_free_;
+    to_free_ = &socket;
+}
+
+void Loop::free_deferred() noexcept
+{
+    Socket** link = &to_free_;
+    while (*link != nullptr)
+    {
+        Socket* socket = *link;
+        bool pending;
+        {
+            std::lock_guard<std::mutex> lock(socket->mutex);
+            pending = socket->close_request_pending;
+        }
+        if (pending)
+        {
+            // A close request from another thread still refers to it; it is processed in
+            // the next iteration.
+            link = &socket->free_next;
+            continue;
+        }
+        *link = socket->free_next;
+        Engine& engine = *socket->engine;
+        delete socket;
+        engine.dec_ref();
+    }
+}
+
+}  // namespace asock::detail

@@ -1,0 +1,174 @@
+// Operation memory: a per-thread cache backed by one shared depot.
+//
+// Operations are usually freed on the loop thread that completed them and allocated either
+// there (the echo pattern: a callback starts the next operation) or on an application
+// thread. A thread's cache serves the first case without locks; the depot moves blocks from
+// threads that free more than they allocate to threads that allocate more than they free,
+// a batch at a time, so neither pattern reaches the heap in steady state.
+#include <mutex>
+#include <new>
+
+#include "detail/op.h"
+
+namespace asock::detail {
+namespace {
+
+constexpr uint32_t kThreadCacheMax = 128;
+constexpr uint32_t kBatch = 32;
+constexpr uint32_t kDepotMax = 16384;
+
+// A free block is just the memory of an Op; its first word links the free list.
+struct FreeBlock
+{
+    FreeBlock* next;
+};
+static_assert(sizeof(FreeBlock) <= sizeof(Op));
+
+class Depot
+{
+public:
+    ~Depot()
+    {
+        while (blocks_ != nullptr)
+        {
+            FreeBlock* block = blocks_;
+            blocks_ = block->next;
+            ::operator delete(block);
+        }
+    }
+
+    // Takes up to kBatch blocks; returns the chain and its length through count.
+    FreeBlock* take(uint32_t& count) noexcept
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        FreeBlock* first = blocks_;
+        FreeBlock* last = nullptr;
+        count = 0;
+        while (blocks_ != nullptr && count < kBatch)
+        {
+            last = blocks_;
+            blocks_ = blocks_->next;
+            ++count;
+        }
+        if (last != nullptr)
+            last->next = nullptr;
+        size_ -= count;
+        return count == 0 ? nullptr : first;
+    }
+
+    // Gives a chain back; what does not fit is freed.
+    void give(FreeBlock* chain) noexcept
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (chain != nullptr && size_ < kDepotMax)
+        {
+            FreeBlock* block = chain;
+            chain = chain->next;
+            block->next = blocks_;
+            blocks_ = block;
+            ++size_;
+        }
+        lock.unlock();
+        free_chain(chain);
+    }
+
+    static void free_chain(FreeBlock* chain) noexcept
+    {
+        while (chain != nullptr)
+        {
+            FreeBlock* block = chain;
+            chain = chain->next;
+            ::operator delete(block);
+        }
+    }
+
+private:
+    std::mutex mutex_;
+    FreeBlock* blocks_ = nullptr;
+    uint32_t size_ = 0;
+};
+
+Depot& depot()
+{
+    // Never destroyed: threads may still free operations while static objects go away.
+    static Depot* instance = new Depot();
+    return *instance;
+}
+
+class ThreadCache
+{
+public:
+    ~ThreadCache() { depot().give(blocks_); }
+
+    void* get() noexcept
+    {
+        if (blocks_ == nullptr)
+            blocks_ = depot().take(count_);
+        if (blocks_ == nullptr)
+            return ::operator new(sizeof(Op), std::nothrow);
+        FreeBlock* block = blocks_;
+        blocks_ = block->next;
+        --count_;
+        return block;
+    }
+
+    void put(void* memory) noexcept
+    {
+        auto* block = static_cast<FreeBlock*>(memory);
+        block->next = blocks_;
+        blocks_ = block;
+        if (++count_ > kThreadCacheMax)
+            give_batch();
+    }
+
+private:
+    void give_batch() noexcept
+    {
+        FreeBlock* first = blocks_;
+        FreeBlock* last = first;
+        for (uint32_t i = 1; i < kBatch; ++i)
+            last = last->next;
+        blocks_ = last->next;
+        last->next = nullptr;
+        count_ -= kBatch;
+        depot().give(first);
+    }
+
+    FreeBlock* blocks_ = nullptr;
+    uint32_t count_ = 0;
+};
+
+thread_local ThreadCache tls_cache;
+
+}  // namespace
+
+Op* op_alloc(uint32_t buffer_count) noexcept
+{
+    iovec* heap_iov = nullptr;
+    if (buffer_count > kInlineBuffers)
+    {
+        heap_iov = new (std::nothrow) iovec[buffer_count];
+        if (heap_iov == nullptr)
+            return nullptr;
+    }
+    void* memory = tls_cache.get();
+    if (memory == nullptr)
+    {
+        delete[] heap_iov;
+        return nullptr;
+    }
+    Op* op = new (memory) Op();
+    op->heap_iov = heap_iov;
+    op->iov = heap_iov != nullptr ? heap_iov : op->inline_iov;
+    op->iov_count = buffer_count;
+    return op;
+}
+
+void op_free(Op* op) noexcept
+{
+    delete[] op->heap_iov;
+    op->~Op();
+    tls_cache.put(op);
+}
+
+}  // namespace asock::detail
