@@ -2,7 +2,7 @@
 add_library(asock_build_options INTERFACE)
 
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-  target_compile_options(asock_build_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion-null)
+  target_compile_options(asock_build_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow)
   if(ASOCK_WARNINGS_AS_ERRORS)
     target_compile_options(asock_build_options INTERFACE -Werror)
   endif()

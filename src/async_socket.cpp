@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "detail/engine.h"
+#include "detail/fault.h"
 #include "detail/loop.h"
 #include "detail/op.h"
 #include "detail/socket.h"
@@ -143,6 +144,8 @@ extern "C" ASYNC_SOCKET_HANDLE async_socket_create(EXECUTION_ENGINE_HANDLE execu
     if (execution_engine == nullptr || socket_handle == INVALID_SOCKET)
         return nullptr;
     Engine& engine = *Engine::from_handle(execution_engine);
+    if (inject_fault(FaultPoint::socket_alloc))
+        return nullptr;
     auto* socket = new (std::nothrow) Socket(engine, engine.pick_loop(), socket_handle);
     if (socket == nullptr)
         return nullptr;

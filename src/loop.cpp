@@ -9,6 +9,7 @@
 
 #include "detail/engine.h"
 #include "detail/errors.h"
+#include "detail/fault.h"
 #include "detail/sys.h"
 
 namespace asock::detail {
@@ -99,6 +100,8 @@ bool Loop::init(ASOCK_LINUX_BACKEND backend) noexcept
 
 bool Loop::start() noexcept
 {
+    if (inject_fault(FaultPoint::thread_start))
+        return false;
     try
     {
         thread_ = std::thread([this] {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <new>
 
+#include "detail/fault.h"
 #include "detail/op.h"
 
 namespace asock::detail {
@@ -144,6 +145,8 @@ thread_local ThreadCache tls_cache;
 
 Op* op_alloc(uint32_t buffer_count) noexcept
 {
+    if (inject_fault(FaultPoint::op_alloc))
+        return nullptr;
     iovec* heap_iov = nullptr;
     if (buffer_count > kInlineBuffers)
     {
