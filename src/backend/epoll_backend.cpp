@@ -114,6 +114,8 @@ private:
         // Errors and hang-ups are reported through the calls themselves.
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
             socket.readable = true;
+        if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+            socket.read_side_ended = true;
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             socket.writable = true;
         flush(socket);
@@ -141,8 +143,10 @@ private:
             }
             if (received < 0 && errno == EINTR)
                 continue;
-            // A short read emptied the socket: the next arrival raises a new edge.
-            if (received > 0 && static_cast<size_t>(received) < requested(message))
+            // A short read emptied the socket: the next arrival raises a new edge. Not so
+            // once the peer's end of stream (or an error) was announced: that edge has
+            // passed and will not come again, and every later receive must see it.
+            if (received > 0 && static_cast<size_t>(received) < requested(message) && !socket.read_side_ended)
                 socket.readable = false;
             if (!loop_.complete_receive(socket, received < 0 ? -errno : received))
                 return false;

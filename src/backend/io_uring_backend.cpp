@@ -150,6 +150,9 @@ public:
     {
         if (!wake_armed_)
             arm_wake();
+        // Without the wake-up armed a sleep could miss a post; do not sleep then (the ring
+        // is full, which only lasts until the next submission).
+        block = block && wake_armed_;
         // One system call submits the batch and, when there is nothing else to do, waits.
         if (block)
             io_uring_submit_and_wait(&ring_, 1);

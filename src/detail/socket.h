@@ -70,6 +70,7 @@ struct Socket : DirtyNode
     // io_uring: the operations the kernel holds (at most one receive, one send batch).
     bool readable = false;
     bool writable = false;
+    bool read_side_ended = false;  // epoll reported RDHUP/HUP/ERR: receives never wait again
     Op* receive_in_flight = nullptr;
     Op* send_in_flight = nullptr;
 };
