@@ -77,23 +77,24 @@ Submit submit(Socket& socket, Op* op) noexcept
 }
 
 // A close asked for on a thread that does not run the socket's loop: the loop does the work;
-// this thread waits until it is done, or until another close already under way is done.
+// this thread waits until it is done. The request also goes when the socket is already
+// closed (or closing): the loop answers it only once no frame of its stack refers to the
+// socket, so that the caller may then free it (destroy) without racing the loop.
 void close_elsewhere(Socket& socket, std::unique_lock<std::mutex>& lock) noexcept
 {
     if (socket.state == SocketState::created)
-        return;
-    if (socket.state == SocketState::closed && !socket.close_request_pending)
         return;
     CloseWaiter waiter(Loop::current());
     waiter.next = socket.close_waiters;
     socket.close_waiters = &waiter;
     if (socket.state == SocketState::open)
-    {
         socket.state = SocketState::closing;
+    if (!socket.close_request_pending)
+    {
         socket.close_request_pending = true;
         socket.close_request.socket = &socket;
         socket.close_request.kind = ItemKind::close_request;
-        // Posted under the mutex: whoever sees closing also finds the request queued.
+        // Posted under the mutex: whoever sees the pending flag also finds the request queued.
         socket.loop->post(&socket.close_request);
     }
     lock.unlock();
@@ -159,14 +160,27 @@ extern "C" void async_socket_destroy(ASYNC_SOCKET_HANDLE async_socket)
         return;
     Socket& socket = *from_handle(async_socket);
     close_socket(socket);
-    // Now created (never opened: the handle is still ours to close) or closed.
-    if (socket.state == SocketState::created)
+    // Now created (never opened: the handle is still ours to close, and the loop never saw
+    // the socket) or closed.
+    const bool never_opened = socket.state == SocketState::created;
+    if (never_opened)
         sys::close(socket.fd);
-    Loop& loop = *socket.loop;
-    if (loop.on_loop_thread())
+    Loop& owner = *socket.loop;
+    Loop* here = Loop::current();
+    if (here == &owner && !never_opened)
     {
         // The loop may still be looking at this socket further up the stack.
-        loop.defer_free(socket);
+        owner.defer_free(socket);
+        return;
+    }
+    if (here != nullptr && !never_opened)
+    {
+        // A callback of another loop: its close may have been released while a callback of
+        // this socket was still running on the owner (two loops closing each other's
+        // sockets), so the owner frees it once its stack is clear.
+        socket.release_request.socket = &socket;
+        socket.release_request.kind = ItemKind::release;
+        owner.post(&socket.release_request);
         return;
     }
     Engine& engine = *socket.engine;

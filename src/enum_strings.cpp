@@ -3,14 +3,15 @@
 
 #include "asock/async_socket.h"
 #include "asock/execution_engine_linux.h"
+#include "detail/enum_value.h"
 
 namespace {
 
 template <typename Enum, size_t N>
 const char* name_of(Enum value, const char* const (&names)[N]) noexcept
 {
-    const auto index = static_cast<size_t>(value);
-    return index < N ? names[index] : "UNKNOWN";
+    const int index = asock::detail::enum_as_int(value);
+    return index >= 0 && static_cast<size_t>(index) < N ? names[index] : "UNKNOWN";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "asock/execution_engine_linux.h"
 #include "detail/backend.h"
 #include "detail/engine.h"
+#include "detail/enum_value.h"
 
 namespace asock::detail {
 namespace {
@@ -149,6 +150,11 @@ extern "C" EXECUTION_ENGINE_HANDLE execution_engine_create(const EXECUTION_ENGIN
 
 extern "C" EXECUTION_ENGINE_HANDLE execution_engine_linux_create(const EXECUTION_ENGINE_PARAMETERS* execution_engine_parameters, ASOCK_LINUX_BACKEND backend)
 {
+    // A C caller may pass any int; in C++ a value outside the enum's range is undefined, so
+    // it is checked as an int before it is used as the enum.
+    const int value = asock::detail::enum_as_int(backend);
+    if (value != ASOCK_LINUX_BACKEND_DEFAULT && value != ASOCK_LINUX_BACKEND_IO_URING && value != ASOCK_LINUX_BACKEND_EPOLL)
+        return nullptr;
     Engine* engine = Engine::create(execution_engine_parameters, backend);
     return engine == nullptr ? nullptr : engine->handle();
 }

@@ -109,8 +109,10 @@ bool Loop::start() noexcept
             std::snprintf(name, sizeof(name), "asock-loop-%u", index_);
             pthread_setname_np(pthread_self(), name);
             run();
-            if (delete_engine_on_exit_)
-                delete engine_;
+            // Deleting the engine deletes this loop too: read what is needed first and
+            // touch nothing of this object afterwards.
+            Engine* engine_to_delete = delete_engine_on_exit_ ? engine_ : nullptr;
+            delete engine_to_delete;
         });
         return true;
     }
@@ -232,12 +234,16 @@ void Loop::process_item(Item* item) noexcept
         queue_op(as_op(item));
         break;
     case ItemKind::open_notice:
+    {
+        SocketScope scope(*this, socket);
         deliver_open(socket);
         break;
+    }
     case ItemKind::close_request:
-        if (!socket.detached)
-            perform_close(socket);
-        finish_close_request(socket);
+        process_close_request(socket);
+        break;
+    case ItemKind::release:
+        defer_free(socket);
         break;
     }
 }
@@ -292,6 +298,7 @@ void Loop::flush_dirty() noexcept
     {
         Socket& socket = static_cast<Socket&>(*flushing_.next);
         unlink_dirty(socket);
+        SocketScope scope(*this, socket);
         flush_socket(socket);
     }
 }
@@ -389,12 +396,13 @@ void Loop::deliver_open(Socket& socket) noexcept
 void Loop::close_here(Socket& socket) noexcept
 {
     if (socket.detached)
-        return;
+        return;  // a close of this socket is already running further up this thread's stack
+    SocketScope scope(*this, socket);
     // Operations and the open notice handed over before the close may still wait in the
     // inbox: they belong to this close (it must complete them), so take them now.
     drain_inbox();
     ItemQueue mine;
-    local_.extract_if([&socket](Item* item) { return item->socket == &socket && item->kind != ItemKind::close_request; }, mine);
+    local_.extract_if([&socket](Item* item) { return item->socket == &socket && (item->kind == ItemKind::send || item->kind == ItemKind::receive || item->kind == ItemKind::open_notice); }, mine);
     bool open_notice = false;
     while (Item* item = mine.pop_front())
     {
@@ -410,6 +418,8 @@ void Loop::close_here(Socket& socket) noexcept
         perform_close(socket);
 }
 
+// Runs inside a SocketScope (close_here or process_close_request): the threads waiting for
+// this close are released when the outermost scope of the socket is left.
 void Loop::perform_close(Socket& socket) noexcept
 {
     socket.detached = true;
@@ -419,12 +429,8 @@ void Loop::perform_close(Socket& socket) noexcept
     socket.fd = -1;
     ItemQueue receives = socket.receives.take_all();
     ItemQueue sends = socket.sends.take_all();
-    {
-        std::lock_guard<std::mutex> lock(socket.mutex);
-        socket.state = SocketState::closed;
-    }
-    // From here the callbacks may destroy the socket (the free is deferred to the end of the
-    // iteration), so only the detached operations are touched.
+    // The callbacks may send (refused: the state is closing), close (returns: detached) or
+    // destroy (deferred: the free waits for the end of the iteration).
     while (Item* item = receives.pop_front())
     {
         Op* op = as_op(item);
@@ -441,29 +447,64 @@ void Loop::perform_close(Socket& socket) noexcept
         release_op(op);
         callback(context, ASYNC_SOCKET_SEND_ABANDONED);
     }
-}
-
-void Loop::finish_close_request(Socket& socket) noexcept
-{
-    CloseWaiter* waiters;
     {
         std::lock_guard<std::mutex> lock(socket.mutex);
-        socket.close_request_pending = false;
-        waiters = socket.close_waiters;
-        socket.close_waiters = nullptr;
+        socket.state = SocketState::closed;
     }
-    // After the last signal the socket may be freed by a waiter: read next first.
-    while (waiters != nullptr)
+    // A loop thread waiting for this close is released now even if a callback of the socket
+    // is still on this stack: it may be that callback's own close of a socket of the
+    // waiting loop that keeps it here (two loops closing each other's sockets).
+    release_close_waiters(socket, false);
+}
+
+void Loop::process_close_request(Socket& socket) noexcept
+{
+    SocketScope scope(*this, socket);
+    if (!socket.detached)
+        perform_close(socket);
+    std::lock_guard<std::mutex> lock(socket.mutex);
+    socket.close_request_pending = false;
+}
+
+// Releases the waiters that may go. A thread that runs no loop may free the socket as soon as
+// it is released, so it goes only when nothing refers to the socket any more (stack_clear:
+// no frame of this loop's stack, and no close request in the loop's lists); the caller must
+// not touch the socket after this call then. A loop thread never frees a socket of another
+// loop itself (see async_socket_destroy), so it can go as soon as the close is done.
+void Loop::release_close_waiters(Socket& socket, bool stack_clear) noexcept
+{
+    CloseWaiter* ready = nullptr;
     {
-        CloseWaiter* next = waiters->next;
-        waiters->signal();
-        waiters = next;
+        std::lock_guard<std::mutex> lock(socket.mutex);
+        if (socket.state != SocketState::closed)
+            return;
+        const bool anyone = stack_clear && !socket.close_request_pending;
+        CloseWaiter** link = &socket.close_waiters;
+        while (*link != nullptr)
+        {
+            CloseWaiter* waiter = *link;
+            if (waiter->loop != nullptr || anyone)
+            {
+                *link = waiter->next;
+                waiter->next = ready;
+                ready = waiter;
+            }
+            else
+            {
+                link = &waiter->next;
+            }
+        }
+    }
+    while (ready != nullptr)
+    {
+        CloseWaiter* next = ready->next;  // read before the waiter may vanish
+        ready->signal();
+        ready = next;
     }
 }
 
 void Loop::defer_free(Socket& socket) noexcept
 {
-    socket.free_requested = true;
     socket.free_next = to_free_;
     to_free_ = &socket;
 }
@@ -477,12 +518,12 @@ void Loop::free_deferred() noexcept
         bool pending;
         {
             std::lock_guard<std::mutex> lock(socket->mutex);
-            pending = socket->close_request_pending;
+            pending = socket->close_request_pending || socket->close_waiters != nullptr;
         }
         if (pending)
         {
-            // A close request from another thread still refers to it; it is processed in
-            // the next iteration.
+            // A close request of another thread still refers to it (it is processed in the
+            // next iteration), or a closer still has to be released.
             link = &socket->free_next;
             continue;
         }

@@ -90,6 +90,26 @@ public:
     void close_here(Socket& socket) noexcept;
     // A socket destroyed on the loop's own thread: freed at the end of the iteration.
     void defer_free(Socket& socket) noexcept;
+
+    // Marks a frame of the loop's stack that refers to a socket (it dispatches the socket's
+    // I/O or runs its callbacks). Leaving the outermost one may release the threads waiting
+    // in a close, after which the socket may be freed: nothing may touch it afterwards.
+    class SocketScope
+    {
+    public:
+        SocketScope(Loop& loop, Socket& socket) noexcept : loop_(loop), socket_(socket) { ++socket.stack_refs; }
+        ~SocketScope()
+        {
+            if (--socket_.stack_refs == 0 && socket_.detached)
+                loop_.release_close_waiters(socket_, true);
+        }
+        SocketScope(const SocketScope&) = delete;
+        SocketScope& operator=(const SocketScope&) = delete;
+
+    private:
+        Loop& loop_;
+        Socket& socket_;
+    };
     // Serves the inbox until done becomes true (a close waited for by this loop's thread).
     void serve_until(const std::atomic<bool>& done) noexcept;
     void notify_waiter() noexcept;
@@ -115,7 +135,8 @@ private:
     void process_item(Item* item) noexcept;
     void deliver_open(Socket& socket) noexcept;
     void perform_close(Socket& socket) noexcept;
-    void finish_close_request(Socket& socket) noexcept;
+    void process_close_request(Socket& socket) noexcept;
+    void release_close_waiters(Socket& socket, bool stack_clear) noexcept;
     void flush_dirty() noexcept;
     void flush_socket(Socket& socket) noexcept;
     void free_deferred() noexcept;

@@ -18,6 +18,7 @@ enum class ItemKind : uint8_t
     receive,
     open_notice,    // deliver on_open_complete (embedded in the socket)
     close_request,  // a close asked for by a thread that does not own the socket (embedded)
+    release,        // a destroy asked for on another loop's thread: free when safe (embedded)
 };
 
 // Intrusive link shared by everything a loop queues: an item is in at most one list at a

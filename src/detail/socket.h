@@ -17,7 +17,7 @@ enum class SocketState : uint8_t
     created,  // not opened yet: the handle is ours to close on destroy
     opening,  // inside async_socket_open_async
     open,
-    closing,  // a close has started and is not finished
+    closing,  // a close has started: the pending operations are being completed
     closed,   // the handle is closed and every operation completed; cannot re-open
 };
 
@@ -52,14 +52,18 @@ struct Socket : DirtyNode
     ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete = nullptr;
     void* on_open_complete_context = nullptr;
 
-    // Embedded items: a socket opens once and has at most one close request in flight.
+    // Embedded items: a socket opens once, has at most one close request in flight and is
+    // released once.
     Item open_notice;
     Item close_request;
+    Item release_request;  // a destroy on another loop's thread hands the free to the owner
 
     // Loop-owned.
     int fd;
-    bool detached = false;  // perform_close ran: no more I/O, events or callbacks
-    bool free_requested = false;
+    bool detached = false;  // perform_close started: no more I/O, events or new operations
+    // Frames of the loop's stack that refer to the socket (see Loop::SocketScope): it may
+    // not be freed, nor may a closer that could free it be released, while this is not 0.
+    uint32_t stack_refs = 0;
     uint8_t send_failure = 0;  // 0, or 1 + the ASYNC_SOCKET_SEND_RESULT every later send gets
     ItemQueue receives;
     ItemQueue sends;

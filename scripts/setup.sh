@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what asock needs to build, test and run its demo on Debian 12 (or a derivative):
+# only the missing packages, with apt-get. Silent when everything is already there.
+# Used by scripts/test.sh and scripts/demo.sh; can be run (or sourced) on its own.
+set -euo pipefail
+
+asock_setup() {
+  local packages=(
+    cmake ninja-build gcc g++ libc6-dev pkg-config  # toolchain (libasan/libubsan come with gcc)
+    googletest libgtest-dev                         # the tests
+    liburing-dev                                    # the io_uring backend
+  )
+
+  if ! command -v dpkg >/dev/null 2>&1; then
+    echo "setup.sh: no dpkg here (not Debian?); make sure these are installed: ${packages[*]}" >&2
+    return 0
+  fi
+
+  local missing=() package
+  for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "setup.sh: missing packages (${missing[*]}) and neither root nor sudo to install them" >&2
+      return 1
+    fi
+  fi
+
+  echo "setup.sh: installing ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+asock_setup

@@ -1,0 +1,458 @@
+// What a socket sees of its peer: an orderly close after data, a half close, a reset, and
+// the stream after a failed send.
+#include <sys/mman.h>
+
+#include "contract/peer_helpers.h"
+
+namespace asock_test {
+namespace {
+
+class Peers : public Contract
+{
+protected:
+    // Issues one receive and waits for it; records what it got in data.
+    // (If the callback does not come, the socket is closed so that it cannot come later.)
+    void receive_once(ASYNC_SOCKET_HANDLE s, std::vector<uint8_t>& buffer, std::vector<uint8_t>& data, ReceiveRecord& record)
+    {
+        ASYNC_SOCKET_BUFFER b{buffer.data(), static_cast<uint32_t>(buffer.size())};
+        ASSERT_EQ(0, async_socket_receive_async(s, &b, 1, ReceiveRecord::callback, &record));
+        if (!record.done.wait_for(1))
+        {
+            ADD_FAILURE() << "the receive did not complete";
+            async_socket_close(s);
+        }
+        if (record.result == ASYNC_SOCKET_RECEIVE_OK)
+            data.insert(data.end(), buffer.begin(), buffer.begin() + record.bytes.load());
+    }
+
+    // Sends and waits for the callback; returns its result.
+    ASYNC_SOCKET_SEND_RESULT send_and_wait(ASYNC_SOCKET_HANDLE s, void* data, uint32_t length)
+    {
+        ASYNC_SOCKET_BUFFER b{data, length};
+        SendRecord record;
+        if (async_socket_send_async(s, &b, 1, SendRecord::callback, &record) != ASYNC_SOCKET_SEND_SYNC_OK)
+        {
+            ADD_FAILURE() << "the send was not accepted";
+            return ASYNC_SOCKET_SEND_OK;
+        }
+        if (!record.done.wait_for(1))
+        {
+            ADD_FAILURE() << "the send did not complete";
+            async_socket_close(s);
+        }
+        EXPECT_EQ(1, record.calls.load());
+        return record.result.load();
+    }
+
+    // Makes the peer reset the connection and waits until our side has seen the reset (a
+    // pending receive completes), so that later operations meet a reset connection.
+    void reset_by_peer_and_wait(ASYNC_SOCKET_HANDLE s, Connection& c)
+    {
+        // Unread data at the peer also forces a RST on close.
+        auto unread = pattern(1000, 3);
+        EXPECT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s, unread.data(), static_cast<uint32_t>(unread.size())));
+        std::vector<uint8_t> buffer(100);
+        ASYNC_SOCKET_BUFFER b{buffer.data(), static_cast<uint32_t>(buffer.size())};
+        ReceiveRecord record;
+        ASSERT_EQ(0, async_socket_receive_async(s, &b, 1, ReceiveRecord::callback, &record));
+        reset_on_close(c.peer);
+        ::close(c.peer);
+        c.peer = -1;
+        if (!record.done.wait_for(1))
+        {
+            async_socket_close(s);
+            FAIL() << "the pending receive did not complete after the reset";
+        }
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+        EXPECT_EQ(0u, record.bytes.load());
+    }
+};
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_014
+TEST_P(Peers, pending_receive_delivers_all_data_sent_before_peer_close_then_is_abandoned)
+{
+    for (const bool tcp : {true, false})
+    {
+        SCOPED_TRACE(tcp ? "tcp" : "unix");
+        Connection c = tcp ? tcp_connection() : unix_connection();
+        FdGuard peer(c.peer);
+        ReceiveChain chain(1000);
+        SocketGuard s(open_socket(c.ours));
+        ASSERT_TRUE(chain.start(s.get()));
+
+        const auto sent = pattern(100000, 11);
+        ASSERT_TRUE(write_all(peer.get(), sent.data(), sent.size()));
+        peer.reset();
+
+        ASSERT_TRUE(chain.wait_until_ended());
+        EXPECT_FALSE(chain.issue_failed());
+        EXPECT_FALSE(chain.bad_count_seen());
+        EXPECT_EQ(sent, chain.data());
+        const auto completions = chain.completions();
+        ASSERT_GE(completions.size(), 2u);
+        for (size_t i = 0; i + 1 < completions.size(); ++i)
+            EXPECT_EQ(ASYNC_SOCKET_RECEIVE_OK, completions[i].result) << "completion " << i;
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, completions.back().result);
+        EXPECT_EQ(0u, completions.back().bytes);
+    }
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_014
+TEST_P(Peers, receives_issued_after_peer_close_deliver_the_remaining_data_then_are_abandoned)
+{
+    Connection c = tcp_connection();
+    SocketGuard s(open_socket(c.ours));
+    const auto sent = pattern(3000, 12);
+    ASSERT_TRUE(write_all(c.peer, sent.data(), sent.size()));
+    ::close(c.peer);
+
+    std::vector<uint8_t> buffer(1024);
+    std::vector<uint8_t> data;
+    ASYNC_SOCKET_RECEIVE_RESULT last = ASYNC_SOCKET_RECEIVE_OK;
+    uint32_t last_bytes = 0;
+    for (int i = 0; i < 4000 && last == ASYNC_SOCKET_RECEIVE_OK; ++i)
+    {
+        ReceiveRecord record;
+        receive_once(s.get(), buffer, data, record);
+        ASSERT_EQ(1, record.calls.load());
+        last = record.result;
+        last_bytes = record.bytes;
+        if (last == ASYNC_SOCKET_RECEIVE_OK)
+        {
+            ASSERT_GT(last_bytes, 0u);
+        }
+    }
+    EXPECT_EQ(sent, data);
+    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, last);
+    EXPECT_EQ(0u, last_bytes);
+
+    // And so does every receive after that.
+    for (int i = 0; i < 3; ++i)
+    {
+        ReceiveRecord record;
+        receive_once(s.get(), buffer, data, record);
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+        EXPECT_EQ(0u, record.bytes.load());
+    }
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_014
+TEST_P(Peers, several_pending_receives_deliver_the_data_in_order_then_are_abandoned)
+{
+    Connection c = tcp_connection();
+    constexpr size_t kPending = 6;
+    std::vector<std::vector<uint8_t>> buffers(kPending, std::vector<uint8_t>(64));
+    ReceiveRecord records[kPending];
+    SocketGuard s(open_socket(c.ours));
+    for (size_t i = 0; i < kPending; ++i)
+    {
+        ASYNC_SOCKET_BUFFER b{buffers[i].data(), static_cast<uint32_t>(buffers[i].size())};
+        ASSERT_EQ(0, async_socket_receive_async(s.get(), &b, 1, ReceiveRecord::callback, &records[i]));
+    }
+    const auto sent = pattern(100, 13);
+    ASSERT_TRUE(write_all(c.peer, sent.data(), sent.size()));
+    ::close(c.peer);
+
+    std::vector<uint8_t> data;
+    bool abandoned = false;
+    for (size_t i = 0; i < kPending; ++i)
+    {
+        ASSERT_TRUE(records[i].done.wait_for(1)) << "receive " << i;
+        EXPECT_EQ(1, records[i].calls.load());
+        if (records[i].result == ASYNC_SOCKET_RECEIVE_OK)
+        {
+            EXPECT_FALSE(abandoned) << "receive " << i << " got data after an abandoned one";
+            EXPECT_GT(records[i].bytes.load(), 0u);
+            data.insert(data.end(), buffers[i].begin(), buffers[i].begin() + records[i].bytes.load());
+        }
+        else
+        {
+            EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, records[i].result.load()) << "receive " << i;
+            EXPECT_EQ(0u, records[i].bytes.load());
+            abandoned = true;
+        }
+    }
+    // Should the data have come in more pieces than there were receives, more receives take
+    // the rest; the stream still ends with an abandoned receive.
+    std::vector<uint8_t> buffer(64);
+    for (int i = 0; i < 200 && !abandoned; ++i)
+    {
+        ReceiveRecord record;
+        receive_once(s.get(), buffer, data, record);
+        abandoned = record.result == ASYNC_SOCKET_RECEIVE_ABANDONED;
+        if (!abandoned)
+        {
+            ASSERT_EQ(ASYNC_SOCKET_RECEIVE_OK, record.result.load());
+        }
+    }
+    EXPECT_TRUE(abandoned);
+    EXPECT_EQ(sent, data);
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_014
+TEST_P(Peers, receive_is_abandoned_after_peer_shuts_down_its_write_side)
+{
+    Connection c = tcp_connection();
+    FdGuard peer(c.peer);
+    ReceiveChain chain(16);
+    SocketGuard s(open_socket(c.ours));
+    ASSERT_TRUE(chain.start(s.get()));
+    const auto sent = pattern(50, 14);
+    ASSERT_TRUE(write_all(peer.get(), sent.data(), sent.size()));
+    ASSERT_EQ(0, ::shutdown(peer.get(), SHUT_WR));
+
+    ASSERT_TRUE(chain.wait_until_ended());
+    EXPECT_EQ(sent, chain.data());
+    const auto completions = chain.completions();
+    ASSERT_FALSE(completions.empty());
+    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, completions.back().result);
+    EXPECT_EQ(0u, completions.back().bytes);
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_014
+TEST_P(Peers, sends_still_work_after_peer_shuts_down_its_write_side)
+{
+    Connection c = tcp_connection();
+    FdGuard peer(c.peer);
+    constexpr size_t kSends = 10;
+    const auto sent = pattern(kSends * 20000, 15);
+    SendLog log(kSends);
+    SocketGuard s(open_socket(c.ours));
+    ASSERT_EQ(0, ::shutdown(peer.get(), SHUT_WR));
+    {
+        std::vector<uint8_t> buffer(16);
+        std::vector<uint8_t> data;
+        ReceiveRecord record;
+        receive_once(s.get(), buffer, data, record);
+        ASSERT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+    }
+
+    // The peer still reads: our direction of the stream is intact.
+    for (size_t i = 0; i < kSends; ++i)
+    {
+        ASYNC_SOCKET_BUFFER b{const_cast<uint8_t*>(sent.data()) + i * 20000, 20000};
+        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &b, 1, SendLog::callback, log.context(i)));
+    }
+    EXPECT_EQ(sent, read_exactly(peer.get(), sent.size()));
+    ASSERT_TRUE(log.wait_for(kSends));
+    for (ASYNC_SOCKET_SEND_RESULT result : log.results())
+        EXPECT_EQ(ASYNC_SOCKET_SEND_OK, result);
+
+    // Our receives stay abandoned.
+    std::vector<uint8_t> buffer(16);
+    std::vector<uint8_t> data;
+    ReceiveRecord record;
+    receive_once(s.get(), buffer, data, record);
+    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+    EXPECT_EQ(0u, record.bytes.load());
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_015
+TEST_P(Peers, pending_receive_is_abandoned_when_peer_resets)
+{
+    Connection c = tcp_connection();
+    SocketGuard s(open_socket(c.ours));
+    ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_015
+TEST_P(Peers, receives_issued_after_peer_reset_are_abandoned)
+{
+    Connection c = tcp_connection();
+    SocketGuard s(open_socket(c.ours));
+    // The peer resets before we ever receive (its unread data forces the RST).
+    const char unread[] = "unread";
+    ASSERT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s.get(), const_cast<char*>(unread), sizeof(unread)));
+    reset_on_close(c.peer);
+    ::close(c.peer);
+
+    std::vector<uint8_t> buffer(100);
+    std::vector<uint8_t> data;
+    for (int i = 0; i < 3; ++i)
+    {
+        SCOPED_TRACE(i);
+        ReceiveRecord record;
+        receive_once(s.get(), buffer, data, record);
+        EXPECT_EQ(1, record.calls.load());
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+        EXPECT_EQ(0u, record.bytes.load());
+    }
+    EXPECT_TRUE(data.empty());
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_015
+TEST_P(Peers, send_after_peer_reset_completes_with_a_non_ok_result)
+{
+    Connection c = tcp_connection();
+    auto data = pattern(1000, 16);
+    SocketGuard s(open_socket(c.ours));
+    ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
+    const ASYNC_SOCKET_SEND_RESULT result = send_and_wait(s.get(), data.data(), static_cast<uint32_t>(data.size()));
+    EXPECT_NE(ASYNC_SOCKET_SEND_OK, result);
+    // A reset connection is gone, not broken: the send is abandoned (42_002).
+    EXPECT_EQ(ASYNC_SOCKET_SEND_ABANDONED, result);
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_015
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_016
+TEST_P(Peers, sends_stuck_when_peer_resets_complete_in_order_with_one_non_ok_result)
+{
+    Connection c = tcp_connection();
+    // Small buffers on both sides: most of the sends cannot leave before the reset.
+    set_send_buffer(c.ours, 4096);
+    set_receive_buffer(c.peer, 4096);
+    constexpr size_t kSends = 64;
+    constexpr size_t kSize = 64 * 1024;
+    const auto data = pattern(kSends * kSize, 17);
+    SendLog log(kSends);
+    SocketGuard s(open_socket(c.ours));
+    for (size_t i = 0; i < kSends; ++i)
+    {
+        ASYNC_SOCKET_BUFFER b{const_cast<uint8_t*>(data.data()) + i * kSize, static_cast<uint32_t>(kSize)};
+        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &b, 1, SendLog::callback, log.context(i)));
+    }
+    reset_on_close(c.peer);
+    ::close(c.peer);
+
+    ASSERT_TRUE(log.wait_for(kSends));
+    const auto order = log.order();
+    const auto results = log.results();
+    for (size_t i = 0; i < kSends; ++i)
+        EXPECT_EQ(i, order[i]);
+    // Some sends may have gone out before the reset; from the first failure on, every send
+    // has that failure.
+    size_t first_failure = 0;
+    while (first_failure < kSends && results[first_failure] == ASYNC_SOCKET_SEND_OK)
+        ++first_failure;
+    ASSERT_LT(first_failure, kSends) << "4 MiB cannot have reached a peer that never read";
+    for (size_t i = first_failure; i < kSends; ++i)
+        EXPECT_EQ(results[first_failure], results[i]) << "send " << i;
+    EXPECT_EQ(ASYNC_SOCKET_SEND_ABANDONED, results[first_failure]);
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_016
+TEST_P(Peers, sends_issued_after_a_failed_send_complete_with_the_same_result)
+{
+    Connection c = tcp_connection();
+    auto data = pattern(1000, 18);
+    constexpr size_t kSends = 20;
+    SendLog log(kSends);
+    SocketGuard s(open_socket(c.ours));
+    ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
+    const ASYNC_SOCKET_SEND_RESULT failure = send_and_wait(s.get(), data.data(), static_cast<uint32_t>(data.size()));
+    ASSERT_NE(ASYNC_SOCKET_SEND_OK, failure);
+
+    // One at a time...
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(failure, send_and_wait(s.get(), data.data(), static_cast<uint32_t>(data.size()))) << "send " << i;
+    // ... and many at once.
+    for (size_t i = 0; i < kSends; ++i)
+    {
+        ASYNC_SOCKET_BUFFER b{data.data(), static_cast<uint32_t>(data.size())};
+        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &b, 1, SendLog::callback, log.context(i)));
+    }
+    ASSERT_TRUE(log.wait_for(kSends));
+    for (ASYNC_SOCKET_SEND_RESULT result : log.results())
+        EXPECT_EQ(failure, result);
+}
+
+// Memory the kernel cannot read: a send from it fails with EFAULT while the connection stays
+// healthy, which shows whether later sends really stop at the gap.
+class Unreadable
+{
+public:
+    Unreadable() : page_(::mmap(nullptr, kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) {}
+    ~Unreadable()
+    {
+        if (page_ != MAP_FAILED)
+            ::munmap(page_, kSize);
+    }
+    bool ok() const { return page_ != MAP_FAILED; }
+    void* data() const { return page_; }
+    static constexpr size_t kSize = 4096;
+
+private:
+    void* page_;
+};
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_016
+// Tests_SRS_ASYNC_SOCKET_LINUX_01_106
+TEST_P(Peers, no_byte_of_a_send_issued_after_a_failed_send_reaches_the_peer)
+{
+    Unreadable bad;
+    ASSERT_TRUE(bad.ok());
+    Connection c = tcp_connection();
+    FdGuard peer(c.peer);
+    auto before = pattern(1000, 19);
+    auto after = pattern(1000, 20);
+    constexpr size_t kSends = 5;
+    SendLog log(kSends);
+    SocketGuard s(open_socket(c.ours));
+
+    ASSERT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s.get(), before.data(), static_cast<uint32_t>(before.size())));
+    EXPECT_EQ(before, read_exactly(peer.get(), before.size()));
+
+    const ASYNC_SOCKET_SEND_RESULT failure = send_and_wait(s.get(), bad.data(), 100);
+    EXPECT_EQ(ASYNC_SOCKET_SEND_ERROR, failure);
+
+    for (size_t i = 0; i < kSends; ++i)
+    {
+        ASYNC_SOCKET_BUFFER b{after.data(), static_cast<uint32_t>(after.size())};
+        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &b, 1, SendLog::callback, log.context(i)));
+    }
+    ASSERT_TRUE(log.wait_for(kSends));
+    for (ASYNC_SOCKET_SEND_RESULT result : log.results())
+        EXPECT_EQ(failure, result);
+
+    // Closing ends the stream: the peer reads the end of stream and not a single later byte.
+    async_socket_close(s.get());
+    EXPECT_TRUE(read_exactly(peer.get(), 1, 5s).empty());
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_016
+TEST_P(Peers, sends_queued_behind_a_failing_send_fail_with_it_and_never_reach_the_peer)
+{
+    Unreadable bad;
+    ASSERT_TRUE(bad.ok());
+    Connection c = tcp_connection();
+    FdGuard peer(c.peer);
+    // Issued together, so they may well be written in one batch. The kernel may then refuse
+    // the whole batch (EFAULT) or take the first send and refuse the rest: either way, from
+    // the first failed send on every send fails alike and no byte after the gap is sent.
+    auto good = pattern(3000, 21);
+    ASYNC_SOCKET_BUFFER payloads[4] = {
+        {good.data(), 1000},
+        {bad.data(), 100},
+        {good.data() + 1000, 1000},
+        {good.data() + 2000, 1000},
+    };
+    SendLog log(4);
+    SocketGuard s(open_socket(c.ours));
+    for (size_t i = 0; i < 4; ++i)
+        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &payloads[i], 1, SendLog::callback, log.context(i)));
+    ASSERT_TRUE(log.wait_for(4));
+    const auto results = log.results();
+    EXPECT_EQ((std::vector<size_t>{0, 1, 2, 3}), log.order());
+    size_t first_failure = 0;
+    while (first_failure < 4 && results[first_failure] == ASYNC_SOCKET_SEND_OK)
+        ++first_failure;
+    // The send from unreadable memory cannot succeed.
+    ASSERT_LE(first_failure, 1u);
+    for (size_t i = first_failure; i < 4; ++i)
+        EXPECT_EQ(results[first_failure], results[i]) << "send " << i;
+    EXPECT_NE(ASYNC_SOCKET_SEND_OK, results[first_failure]);
+
+    async_socket_close(s.get());
+    // The peer gets the sends that succeeded, then at most part of the send that failed (when
+    // that is the first one), and nothing after.
+    const auto received = read_exactly(peer.get(), 3000, 5s);
+    const size_t ok_bytes = first_failure == 1 ? 1000 : 0;
+    ASSERT_GE(received.size(), ok_bytes);
+    ASSERT_LE(received.size(), 1000u);
+    EXPECT_EQ(std::vector<uint8_t>(good.begin(), good.begin() + static_cast<ptrdiff_t>(received.size())), received);
+}
+
+ASOCK_INSTANTIATE_CONTRACT(Peers);
+
+}  // namespace
+}  // namespace asock_test
