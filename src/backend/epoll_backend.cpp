@@ -111,6 +111,7 @@ private:
 
     void dispatch(Socket& socket, uint32_t events) noexcept
     {
+        Loop::SocketScope scope(loop_, socket);
         // Errors and hang-ups are reported through the calls themselves.
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
             socket.readable = true;

@@ -192,6 +192,7 @@ private:
             return;
         }
         Socket& socket = *op->socket;
+        Loop::SocketScope scope(loop_, socket);
         if (op->kind == ItemKind::receive)
             receive_done(socket, result);
         else

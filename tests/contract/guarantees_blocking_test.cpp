@@ -84,15 +84,33 @@ protected:
         EXPECT_EQ(0, std::memcmp(in.data(), "0123456789", 10));
     }
 
-    // The stuck send is still pending, then close completes it.
-    void finish_stuck(ASYNC_SOCKET_HANDLE s, StuckSend* state)
+    // Destroys s, waiting (bounded) for the call to return: a loop thread blocked in a send
+    // would keep it from returning. When it does not return, the engine is leaked.
+    bool destroy_within(ASYNC_SOCKET_HANDLE s, EXECUTION_ENGINE_HANDLE* leak_on_failure)
+    {
+        if (finishes_within(kHangTimeout, [s] { async_socket_destroy(s); }))
+            return true;
+        ADD_FAILURE() << "async_socket_destroy did not return: a loop thread is blocked";
+        *leak_on_failure = nullptr;
+        return false;
+    }
+
+    // The stuck send is still pending; then closing completes it. False when the close did
+    // not return (everything is then leaked).
+    bool finish_stuck(ASYNC_SOCKET_HANDLE s, StuckSend* state)
     {
         EXPECT_EQ(0, state->sent.calls.load()) << "test setup: the send finished although the peer does not read";
-        async_socket_close(s);
+        if (!finishes_within(kHangTimeout, [s] { async_socket_close(s); }))
+        {
+            ADD_FAILURE() << "async_socket_close did not return: the loop thread is blocked";
+            engine = nullptr;
+            return false;
+        }
         EXPECT_EQ(1, state->sent.calls.load());
         EXPECT_EQ(ASYNC_SOCKET_SEND_ABANDONED, state->sent.result.load());
         async_socket_destroy(s);
         delete state;
+        return true;
     }
 };
 
@@ -112,7 +130,8 @@ TEST_P(Blocking, a_send_that_cannot_finish_returns_to_the_caller_at_once)
         return;
     std::this_thread::sleep_for(100ms);
     EXPECT_EQ(0, second->sent.calls.load());
-    finish_stuck(s, state);
+    if (!finish_stuck(s, state))
+        return;
     EXPECT_EQ(1, second->sent.calls.load());
     delete second;
     ::close(c.peer);
@@ -132,7 +151,8 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_other_sockets_of_its_l
     std::this_thread::sleep_for(50ms);
     for (uint32_t i = 0; i < 20 && !HasFatalFailure(); ++i)
         round_trip(t, ct.peer, i);
-    finish_stuck(s, state);
+    if (!finish_stuck(s, state))
+        return;
     async_socket_destroy(t);
     ::close(cs.peer);
     ::close(ct.peer);
@@ -149,7 +169,8 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_the_receives_of_its_so
     std::this_thread::sleep_for(50ms);
     for (int i = 0; i < 5 && !HasFatalFailure(); ++i)
         receive_from_peer(s, c.peer);
-    finish_stuck(s, state);
+    if (!finish_stuck(s, state))
+        return;
     ::close(c.peer);
 }
 
@@ -266,7 +287,8 @@ TEST_P(BlockingModes, a_blocking_handle_with_a_stuck_send_and_an_empty_receive_b
     ASSERT_TRUE(waiting.done.wait_for(1));
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_OK, waiting.result.load());
     EXPECT_EQ(4u, waiting.bytes.load());
-    finish_stuck(s, state);
+    if (!finish_stuck(s, state))
+        return;
     async_socket_destroy(t);
     ::close(cs.peer);
     ::close(ct.peer);
@@ -390,7 +412,12 @@ TEST_P(Blocking, an_engine_with_nothing_to_do_uses_no_cpu)
         {
             EXPECT_EQ(0, b->stuck->sent.calls.load()) << "test setup: a send finished although the peer does not read";
         }
-        async_socket_destroy(b->socket);
+        if (!destroy_within(b->socket, &own))
+        {
+            for (auto& leaked : sockets)
+                (void)leaked.release();  // a blocked loop thread may still refer to them
+            return;
+        }
         ::close(b->c.peer);
     }
     execution_engine_dec_ref(own);

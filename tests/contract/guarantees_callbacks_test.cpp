@@ -982,6 +982,121 @@ TEST_P(CallbacksCrossClose, closing_a_socket_of_another_engine_from_a_callback_d
         engine = nullptr;
 }
 
+// A's callback closes B, whose loop is busy in a callback of B2: A's loop waits, serving its
+// inbox (so that loops closing each other's sockets cannot deadlock). Meanwhile an ordinary
+// thread closes A.
+struct CloseDuringCrossClose
+{
+    ASYNC_SOCKET_HANDLE a = nullptr;
+    ASYNC_SOCKET_HANDLE b = nullptr;
+    ASYNC_SOCKET_HANDLE b2 = nullptr;
+    Counter a_started;
+    Counter b2_started;
+    Counter release_b2;
+    std::atomic<bool> a_callback_returned{false};
+    std::atomic<bool> close_returned{false};
+    std::atomic<bool> close_saw_callback_running{false};
+    Counter close_done;
+    bool destroy_instead = false;  // destroy A instead of closing it
+    std::array<uint8_t, 16> a_buffer{};
+    std::array<uint8_t, 16> b2_buffer{};
+
+    static void on_a_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT, uint32_t)
+    {
+        auto* self = static_cast<CloseDuringCrossClose*>(context);
+        self->a_started.add();
+        async_socket_close(self->b);
+        self->a_callback_returned = true;
+    }
+    static void on_b2_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT, uint32_t)
+    {
+        auto* self = static_cast<CloseDuringCrossClose*>(context);
+        self->b2_started.add();
+        (void)self->release_b2.wait_for(1, kHangTimeout);
+    }
+    void close_a()
+    {
+        if (destroy_instead)
+            async_socket_destroy(a);
+        else
+            async_socket_close(a);
+        close_saw_callback_running = !a_callback_returned.load();
+        close_returned = true;
+        close_done.add();
+    }
+};
+
+// What 02_013 allows (a loop serving its inbox while one of its callbacks waits for a close)
+// must not let a close (or destroy) of that callback's own socket return early.
+void close_a_while_its_callback_closes_a_socket_of_another_loop(ASOCK_LINUX_BACKEND backend, bool destroy)
+{
+    EXECUTION_ENGINE_HANDLE own = make_engine(backend, 2);
+    ASSERT_NE(own, nullptr);
+    Connection ca = tcp_connection();
+    Connection cb = tcp_connection();
+    Connection cf = tcp_connection();
+    Connection cb2 = tcp_connection();
+    auto* state = new CloseDuringCrossClose();  // leaked if a close never returns
+    state->destroy_instead = destroy;
+    std::thread::id la, lb, lf, lb2;
+    // Round robin: A and the filler on one loop, B and B2 on the other.
+    state->a = open_on(own, ca.ours, &la);
+    state->b = open_on(own, cb.ours, &lb);
+    ASYNC_SOCKET_HANDLE filler = open_on(own, cf.ours, &lf);
+    state->b2 = open_on(own, cb2.ours, &lb2);
+    ASSERT_NE(la, lb) << "test setup: A and B should be on different loops";
+    ASSERT_EQ(lb, lb2) << "test setup: B and B2 should share a loop";
+
+    ASYNC_SOCKET_BUFFER b2_buffer{state->b2_buffer.data(), static_cast<uint32_t>(state->b2_buffer.size())};
+    ASSERT_EQ(0, async_socket_receive_async(state->b2, &b2_buffer, 1, CloseDuringCrossClose::on_b2_receive, state));
+    ASSERT_TRUE(write_all(cb2.peer, "x", 1));
+    ASSERT_TRUE(state->b2_started.wait_for(1));
+    ASYNC_SOCKET_BUFFER a_buffer{state->a_buffer.data(), static_cast<uint32_t>(state->a_buffer.size())};
+    ASSERT_EQ(0, async_socket_receive_async(state->a, &a_buffer, 1, CloseDuringCrossClose::on_a_receive, state));
+    std::this_thread::sleep_for(50ms);  // the receive waits in the backend: the data's arrival completes it
+    ASSERT_TRUE(write_all(ca.peer, "x", 1));
+    ASSERT_TRUE(state->a_started.wait_for(1));
+    std::this_thread::sleep_for(50ms);  // A's callback waits in the close of B
+
+    std::thread closer([state] { state->close_a(); });
+    std::this_thread::sleep_for(200ms);
+    EXPECT_FALSE(state->close_returned.load()) << "close returned while a callback of the socket was running";
+    state->release_b2.add();
+    if (!state->close_done.wait_for(1, kHangTimeout))
+    {
+        ADD_FAILURE() << "the close of A did not return";
+        closer.detach();
+        return;  // everything leaked: a stuck thread refers to it
+    }
+    closer.join();
+    EXPECT_FALSE(state->close_saw_callback_running.load()) << "close returned before the running callback of the socket returned";
+    EXPECT_TRUE(eventually([&] { return state->a_callback_returned.load(); }));
+    if (!destroy)
+        async_socket_destroy(state->a);
+    async_socket_destroy(state->b);
+    async_socket_destroy(state->b2);
+    async_socket_destroy(filler);
+    execution_engine_dec_ref(own);
+    for (int fd : {ca.peer, cb.peer, cf.peer, cb2.peer})
+        ::close(fd);
+    delete state;
+}
+
+// Tests_SRS_ASYNC_SOCKET_LINUX_01_040
+TEST_P(CallbacksCrossClose, a_close_waits_for_a_callback_that_is_closing_a_socket_of_another_loop)
+{
+    close_a_while_its_callback_closes_a_socket_of_another_loop(GetParam(), false);
+}
+
+// The same with destroy, which frees the socket as soon as it returns: the loop must be
+// done with it by then.
+// Tests_SRS_ASYNC_SOCKET_LINUX_01_093
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_011
+TEST_P(CallbacksCrossClose, a_destroy_waits_for_a_callback_that_is_closing_a_socket_of_another_loop)
+{
+    close_a_while_its_callback_closes_a_socket_of_another_loop(GetParam(), true);
+}
+
 // Two sockets on two loops whose receive callbacks run at the same moment, each closing the
 // other's socket.
 struct Mutual
