@@ -1,6 +1,7 @@
 /* A C11 program using asock through its public headers only: it opens a socket pair, sends a
    message with two buffers (gather), receives it back into two buffers (scatter) and checks
-   every byte. SRS_ASYNC_SOCKET_LINUX_04_002. Exit status 0 means success. */
+   every byte. Exit status 0 means success.
+   Tests_SRS_ASYNC_SOCKET_LINUX_04_002 */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, under strict C11 */
 
 #include <stdatomic.h>
