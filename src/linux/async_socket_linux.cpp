@@ -1,5 +1,5 @@
-// The async_socket C API: argument checks and the socket's state machine. The I/O and the
-// callbacks happen on the socket's loop (loop.cpp and the backends).
+// The Linux socket behind the C API (detail/platform.h): the state machine and the hand-over
+// to the socket's loop. The I/O and the callbacks happen on the loop (loop.cpp, backends).
 #include "asock/async_socket.h"
 
 #include <sys/socket.h>
@@ -13,34 +13,12 @@
 #include "detail/fault.h"
 #include "detail/loop.h"
 #include "detail/op.h"
+#include "detail/platform.h"
 #include "detail/socket.h"
 #include "detail/sys.h"
 
 namespace asock::detail {
 namespace {
-
-Socket* from_handle(ASYNC_SOCKET_HANDLE handle) noexcept { return reinterpret_cast<Socket*>(handle); }
-ASYNC_SOCKET_HANDLE to_handle(Socket* socket) noexcept { return reinterpret_cast<ASYNC_SOCKET_HANDLE>(socket); }
-
-// Shared by send and receive: every check that does not need the socket's state.
-bool buffers_valid(const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count) noexcept
-{
-    if (buffers == nullptr || buffer_count == 0)
-        return false;
-    // The operation and its buffer array must fit in 32 bits of memory, as the seed asks.
-    // Checked before the array is read: it depends on the count alone.
-    const uint64_t memory = sizeof(Op) + static_cast<uint64_t>(buffer_count) * sizeof(iovec);
-    if (memory > UINT32_MAX)
-        return false;
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < buffer_count; ++i)
-    {
-        if (buffers[i].buffer == nullptr || buffers[i].length == 0)
-            return false;
-        total += buffers[i].length;
-    }
-    return total <= UINT32_MAX;
-}
 
 Op* make_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context) noexcept
 {
@@ -136,14 +114,9 @@ bool is_stream_socket(int fd) noexcept
 }
 
 }  // namespace
-}  // namespace asock::detail
 
-using namespace asock::detail;
-
-extern "C" ASYNC_SOCKET_HANDLE async_socket_create(EXECUTION_ENGINE_HANDLE execution_engine, SOCKET_HANDLE socket_handle)
+Socket* socket_create(EXECUTION_ENGINE_HANDLE execution_engine, SOCKET_HANDLE socket_handle) noexcept
 {
-    if (execution_engine == nullptr || socket_handle == INVALID_SOCKET)
-        return nullptr;
     Engine& engine = *Engine::from_handle(execution_engine);
     if (inject_fault(FaultPoint::socket_alloc))
         return nullptr;
@@ -151,14 +124,11 @@ extern "C" ASYNC_SOCKET_HANDLE async_socket_create(EXECUTION_ENGINE_HANDLE execu
     if (socket == nullptr)
         return nullptr;
     engine.inc_ref();
-    return to_handle(socket);
+    return socket;
 }
 
-extern "C" void async_socket_destroy(ASYNC_SOCKET_HANDLE async_socket)
+void socket_destroy(Socket& socket) noexcept
 {
-    if (async_socket == nullptr)
-        return;
-    Socket& socket = *from_handle(async_socket);
     close_socket(socket);
     // Now created (never opened: the handle is still ours to close, and the loop never saw
     // the socket) or closed.
@@ -188,11 +158,8 @@ extern "C" void async_socket_destroy(ASYNC_SOCKET_HANDLE async_socket)
     engine.dec_ref();
 }
 
-extern "C" int async_socket_open_async(ASYNC_SOCKET_HANDLE async_socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context)
+int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context) noexcept
 {
-    if (async_socket == nullptr || on_open_complete == nullptr)
-        return EINVAL;
-    Socket& socket = *from_handle(async_socket);
     {
         std::lock_guard<std::mutex> lock(socket.mutex);
         if (socket.state == SocketState::open || socket.state == SocketState::opening)
@@ -221,17 +188,10 @@ extern "C" int async_socket_open_async(ASYNC_SOCKET_HANDLE async_socket, ON_ASYN
     return 0;
 }
 
-extern "C" void async_socket_close(ASYNC_SOCKET_HANDLE async_socket)
-{
-    if (async_socket != nullptr)
-        close_socket(*from_handle(async_socket));
-}
+void socket_close(Socket& socket) noexcept { close_socket(socket); }
 
-extern "C" ASYNC_SOCKET_SEND_SYNC_RESULT async_socket_send_async(ASYNC_SOCKET_HANDLE async_socket, const ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* on_send_complete_context)
+ASYNC_SOCKET_SEND_SYNC_RESULT socket_send(Socket& socket, const ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* on_send_complete_context) noexcept
 {
-    if (async_socket == nullptr || !buffers_valid(payload, buffer_count) || on_send_complete == nullptr)
-        return ASYNC_SOCKET_SEND_SYNC_ERROR;
-    Socket& socket = *from_handle(async_socket);
     Op* op = make_op(socket, ItemKind::send, payload, buffer_count, on_send_complete_context);
     if (op == nullptr)
         return ASYNC_SOCKET_SEND_SYNC_ERROR;
@@ -244,11 +204,8 @@ extern "C" ASYNC_SOCKET_SEND_SYNC_RESULT async_socket_send_async(ASYNC_SOCKET_HA
     return ASYNC_SOCKET_SEND_SYNC_OK;
 }
 
-extern "C" int async_socket_receive_async(ASYNC_SOCKET_HANDLE async_socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* on_receive_complete_context)
+int socket_receive(Socket& socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* on_receive_complete_context) noexcept
 {
-    if (async_socket == nullptr || !buffers_valid(payload, buffer_count) || on_receive_complete == nullptr)
-        return EINVAL;
-    Socket& socket = *from_handle(async_socket);
     Op* op = make_op(socket, ItemKind::receive, payload, buffer_count, on_receive_complete_context);
     if (op == nullptr)
         return ENOMEM;
@@ -260,3 +217,12 @@ extern "C" int async_socket_receive_async(ASYNC_SOCKET_HANDLE async_socket, ASYN
     }
     return 0;
 }
+
+uint64_t operation_memory(uint32_t buffer_count) noexcept
+{
+    return sizeof(Op) + static_cast<uint64_t>(buffer_count) * sizeof(iovec);
+}
+
+SOCKET_HANDLE invalid_socket_handle() noexcept { return INVALID_SOCKET; }
+
+}  // namespace asock::detail
