@@ -53,7 +53,7 @@ TEST_P(Close, close_of_null_returns)
 {
     async_socket_close(nullptr);
     // Nothing else was touched: the engine still serves sockets.
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OwnedSocket s(create_and_open(engine, c.ours));
     EXPECT_TRUE(round_trip(s.get(), peer.get()));
@@ -62,7 +62,7 @@ TEST_P(Close, close_of_null_returns)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_019
 TEST_P(Close, a_close_under_way_makes_the_socket_reject_new_operations)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8), later_in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), static_cast<uint32_t>(in.size())};
@@ -140,7 +140,7 @@ TEST_P(Close, close_completes_or_refuses_every_send_and_receive_made_meanwhile)
     constexpr int kPerThread = 20000;
     for (int round = 0; round < kRounds; ++round)
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         Fd peer(c.peer);
         std::atomic<bool> close_returned{false};
         auto slots = std::make_unique<Slot[]>(kThreads * kPerThread);
@@ -212,7 +212,7 @@ TEST_P(Close, close_completes_or_refuses_every_send_and_receive_made_meanwhile)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_021
 TEST_P(Close, a_closed_socket_refuses_every_operation)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char out[] = "x";
     ASYNC_SOCKET_BUFFER send_buffer{out, 1};
@@ -264,7 +264,7 @@ TEST_P(Close, after_close_no_data_reaches_the_buffer_of_an_abandoned_receive)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_059
 TEST_P(Close, after_close_no_byte_of_an_abandoned_send_buffer_is_sent)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 16 * 1024);
     const auto original = pattern(4 * 1024 * 1024, 9);
@@ -303,7 +303,7 @@ TEST_P(Close, after_close_no_byte_of_an_abandoned_send_buffer_is_sent)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_040
 TEST_P(Close, close_returns_only_after_a_running_callback_returned_and_none_starts_later)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in1(8), in2(8);
     ASYNC_SOCKET_BUFFER first_buffer{in1.data(), static_cast<uint32_t>(in1.size())};
@@ -343,7 +343,7 @@ TEST_P(Close, close_returns_only_after_a_running_callback_returned_and_none_star
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_040
 TEST_P(Close, close_called_from_a_callback_of_the_socket_returns)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in1(8), in2(8);
     ASYNC_SOCKET_BUFFER first_buffer{in1.data(), static_cast<uint32_t>(in1.size())};
@@ -370,7 +370,7 @@ TEST_P(Close, close_called_from_a_callback_of_the_socket_returns)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_022
 TEST_P(Close, close_of_a_never_opened_socket_returns_and_leaves_it_alone)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenRecord open;
     OwnedSocket s(async_socket_create(engine, c.ours));
@@ -386,7 +386,7 @@ TEST_P(Close, close_of_a_never_opened_socket_returns_and_leaves_it_alone)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_022
 TEST_P(Close, close_of_a_closed_socket_returns)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OwnedSocket s(create_and_open(engine, c.ours));
     ASSERT_NE(nullptr, s.get());
@@ -399,7 +399,7 @@ TEST_P(Close, close_of_a_closed_socket_returns)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_022
 TEST_P(Close, a_second_close_waits_for_the_close_under_way_in_another_thread)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), static_cast<uint32_t>(in.size())};
@@ -435,7 +435,7 @@ TEST_P(Close, a_second_close_waits_for_the_close_under_way_in_another_thread)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_022
 TEST_P(Close, close_waits_for_a_close_under_way_in_a_callback_of_the_socket)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in1(8), in2(8);
     ASYNC_SOCKET_BUFFER first_buffer{in1.data(), static_cast<uint32_t>(in1.size())};
@@ -498,8 +498,8 @@ struct OpenThenClose
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_022
 TEST_P(Close, close_waits_for_a_close_under_way_that_delivers_the_open_callback)
 {
-    Connection a = unix_connection();
-    Connection b = unix_connection();
+    Connection a = local_connection();
+    Connection b = local_connection();
     Fd peer_a(a.peer);
     Fd peer_b(b.peer);
     std::vector<uint8_t> in(8);

@@ -55,7 +55,7 @@ TEST_P(Completion, a_large_send_completes_ok_only_once_every_byte_was_sent)
     constexpr size_t kPieces = 8;
     // The kernel can hold far less than this between the two ends (small send buffer).
     constexpr size_t kMargin = 1024 * 1024;
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 32 * 1024);
     const auto data = pattern(kTotal, 32);
@@ -106,7 +106,7 @@ TEST_P(Completion, a_failed_send_completes_with_its_context_and_a_non_ok_result)
     Page page(PROT_NONE);
     ASSERT_NE(nullptr, page.data());
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         Fd peer(c.peer);
         ASYNC_SOCKET_BUFFER buffer{page.data(), 64};
         SendRecord sent;
@@ -118,7 +118,7 @@ TEST_P(Completion, a_failed_send_completes_with_its_context_and_a_non_ok_result)
         EXPECT_EQ(1, sent.calls.load());
     }
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         char data[] = "abc";
         ASYNC_SOCKET_BUFFER buffer{data, 3};
         SendRecord sent;
@@ -205,7 +205,7 @@ TEST_P(Completion, a_receive_into_read_only_memory_completes_with_error_and_zero
     ASSERT_NE(nullptr, page.data());
     for (uint32_t buffers : {1u, 2u})
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         Fd peer(c.peer);
         uint8_t writable[4];
         auto* read_only = static_cast<uint8_t*>(page.data());
@@ -293,7 +293,7 @@ struct ReceiveChain
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_072
 TEST_P(Completion, a_receive_callback_may_free_its_buffer_and_receive_again)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     const auto data = pattern(5000, 33);
     ReceiveChain chain;

@@ -60,7 +60,7 @@ TEST_P(CreateDestroy, create_returns_a_handle_that_opens_and_moves_bytes)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_002
 TEST_P(CreateDestroy, create_without_an_engine_fails_and_leaves_the_handle_to_the_caller)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd ours(c.ours);
     Fd peer(c.peer);
     EXPECT_EQ(nullptr, async_socket_create(nullptr, ours.get()));
@@ -81,7 +81,7 @@ TEST_P(CreateDestroy, create_takes_an_engine_reference_that_keeps_the_engine_run
 {
     OwnedEngine own(make_engine(GetParam()));
     ASSERT_NE(nullptr, own.get());
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenTid opened;
     OwnedSocket s(async_socket_create(own.get(), c.ours));
@@ -100,7 +100,7 @@ TEST_P(CreateDestroy, destroy_releases_the_engine_reference)
 {
     OwnedEngine own(make_engine(GetParam()));
     ASSERT_NE(nullptr, own.get());
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenTid opened;
     OwnedSocket s(async_socket_create(own.get(), c.ours));
@@ -121,7 +121,7 @@ TEST_P(CreateDestroy, destroy_of_null_returns)
 {
     async_socket_destroy(nullptr);
     // Nothing else was touched: the engine still serves sockets.
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OwnedSocket s(create_and_open(engine, c.ours));
     EXPECT_TRUE(round_trip(s.get(), peer.get()));
@@ -130,7 +130,7 @@ TEST_P(CreateDestroy, destroy_of_null_returns)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_006
 TEST_P(CreateDestroy, destroy_of_an_open_socket_closes_it_first)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 16 * 1024);
     // A send that cannot finish (the peer does not read) and a receive that gets nothing.
@@ -172,7 +172,7 @@ TEST_P(CreateDestroy, destroy_of_a_never_opened_socket_closes_its_handle)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_093
 TEST_P(CreateDestroy, destroy_waits_for_a_close_under_way_in_another_thread)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(16);
     ASYNC_SOCKET_BUFFER buffer{in.data(), static_cast<uint32_t>(in.size())};
@@ -217,7 +217,7 @@ struct ClosingReceive
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_093
 TEST_P(CreateDestroy, destroy_waits_for_a_close_under_way_in_a_callback_of_the_socket)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in1(16), in2(16);
     ASYNC_SOCKET_BUFFER first_buffer{in1.data(), static_cast<uint32_t>(in1.size())};
@@ -262,7 +262,7 @@ TEST_P(CreateDestroy, sockets_are_spread_round_robin_and_each_calls_back_on_its_
     std::unique_ptr<OwnedSocket> s[kSockets];
     for (int i = 0; i < kSockets; ++i)
     {
-        c[i] = unix_connection();
+        c[i] = local_connection();
         peers.push_back(std::make_unique<Fd>(c[i].peer));
         in[i].resize(16);
         receive_buffers[i] = ASYNC_SOCKET_BUFFER{in[i].data(), static_cast<uint32_t>(in[i].size())};
@@ -311,7 +311,7 @@ TEST_P(CreateDestroy, destroy_leaves_no_descriptor_or_thread_behind)
         ASYNC_SOCKET_HANDLE s[kSockets] = {};
         for (int i = 0; i < kSockets; ++i)
         {
-            c[i] = i % 2 == 0 ? unix_connection() : tcp_connection();
+            c[i] = i % 2 == 0 ? local_connection() : tcp_connection();
             s[i] = async_socket_create(own.get(), c[i].ours);
             ASSERT_NE(nullptr, s[i]);
             ASSERT_EQ(0, async_socket_open_async(s[i], OpenTid::callback, &opened[i]));
@@ -327,7 +327,7 @@ TEST_P(CreateDestroy, destroy_leaves_no_descriptor_or_thread_behind)
             ASSERT_EQ(0, async_socket_receive_async(s[i], &buffer, 1, ReceiveRecord::callback, &pending[i]));
         }
         // One more socket that is never opened.
-        Connection unopened = unix_connection();
+        Connection unopened = local_connection();
         ASYNC_SOCKET_HANDLE never_opened = async_socket_create(own.get(), unopened.ours);
         ASSERT_NE(nullptr, never_opened);
 

@@ -68,7 +68,7 @@ struct EngineWithThreads
     std::set<pid_t> loop_tids;
 };
 
-inline EngineWithThreads make_engine_with_threads(ASOCK_LINUX_BACKEND backend, uint32_t threads)
+inline EngineWithThreads make_engine_with_threads(Backend backend, uint32_t threads)
 {
     EngineWithThreads result;
     // Every thread that exists before, whatever its name: another engine's loop thread may
@@ -156,13 +156,6 @@ inline Connection small_buffer_connection()
 inline constexpr size_t kStuckSendSize = 16u * 1024 * 1024;
 
 // Process CPU time (user + system, every thread) in seconds.
-inline double process_cpu_seconds()
-{
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 // Counts the SIGPIPEs the process receives while it lives, and restores the previous
 // disposition afterwards.

@@ -184,7 +184,7 @@ protected:
         Connection c = tcp_connection();
         set_send_buffer(c.ours, 64 * 1024);
         if (nonblocking)
-            set_nonblocking(c.ours);
+            set_nonblocking(c.ours, true);
         const int flags = ::fcntl(c.ours, F_GETFL);
         ASSERT_EQ(nonblocking, (flags & O_NONBLOCK) != 0);
         ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
@@ -326,7 +326,7 @@ TEST_P(Sigpipe, sending_to_a_closed_unix_peer_raises_no_sigpipe)
 {
     SigpipeCounter counter;
     ASSERT_TRUE(counter.installed());
-    Connection c = unix_connection();
+    Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
     // Without MSG_NOSIGNAL, a write to an AF_UNIX stream whose peer closed raises SIGPIPE.
     ::close(c.peer);

@@ -300,13 +300,13 @@ TEST_P(Callbacks, every_accepted_operation_completes_exactly_once_whatever_races
         for (int i = 0; i < kSockets; ++i)
         {
             const bool tcp = i % 2 == 0;
-            connections[i] = tcp ? tcp_connection() : unix_connection();
+            connections[i] = tcp ? tcp_connection() : local_connection();
             if (!tcp)
                 set_send_buffer(connections[i].ours, 64 * 1024);
             behaviours[i] = static_cast<PeerBehaviour>(random() % 4);
             if (behaviours[i] == PeerBehaviour::resets && tcp)
                 reset_on_close(connections[i].peer);
-            set_nonblocking(connections[i].peer);
+            set_nonblocking(connections[i].peer, true);
             sockets[i] = async_socket_create(own, connections[i].ours);
             ASSERT_NE(sockets[i], nullptr);
             opens[i].kind = LedgerEntry::open;
@@ -584,7 +584,7 @@ struct Traffic
 // The peer of a Traffic: writes and reads as fast as it can until told to stop.
 void pump_peer(int fd, const std::atomic<bool>& stop)
 {
-    set_nonblocking(fd);
+    set_nonblocking(fd, true);
     std::vector<uint8_t> buffer(64 * 1024);
     const std::vector<uint8_t> chunk = pattern(4096, 9);
     while (!stop.load())
@@ -606,7 +606,7 @@ void pump_peer(int fd, const std::atomic<bool>& stop)
 
 // Closes (or destroys) sockets with traffic in flight, many times; counts the callbacks that
 // start after the call returned.
-void no_callback_after(ASOCK_LINUX_BACKEND backend, bool destroy)
+void no_callback_after(Backend backend, bool destroy)
 {
     constexpr int kIterations = 100;
     EXECUTION_ENGINE_HANDLE own = make_engine(backend, 2);
@@ -1028,7 +1028,7 @@ struct CloseDuringCrossClose
 
 // What 02_013 allows (a loop serving its inbox while one of its callbacks waits for a close)
 // must not let a close (or destroy) of that callback's own socket return early.
-void close_a_while_its_callback_closes_a_socket_of_another_loop(ASOCK_LINUX_BACKEND backend, bool destroy)
+void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend, bool destroy)
 {
     EXECUTION_ENGINE_HANDLE own = make_engine(backend, 2);
     ASSERT_NE(own, nullptr);

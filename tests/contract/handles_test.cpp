@@ -115,7 +115,7 @@ TEST_P(Handles, open_succeeds_on_stream_sockets)
     for (const bool tcp : {true, false})
     {
         SCOPED_TRACE(tcp ? "tcp" : "unix");
-        Connection c = tcp ? tcp_connection() : unix_connection();
+        Connection c = tcp ? tcp_connection() : local_connection();
         FdGuard peer(c.peer);
         OpenRecord open;
         SocketGuard s(async_socket_create(engine, c.ours));
@@ -129,7 +129,7 @@ TEST_P(Handles, open_succeeds_on_stream_sockets)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_020
 TEST_P(Handles, close_closes_the_handle)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     SocketGuard s(open_socket(c.ours));
     EXPECT_TRUE(fd_is_open(c.ours));
@@ -143,7 +143,7 @@ TEST_P(Handles, close_closes_the_handle)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_020
 TEST_P(Handles, destroy_after_close_does_not_close_the_handle_again)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     async_socket_close(s);
@@ -162,7 +162,7 @@ TEST_P(Handles, destroy_after_close_does_not_close_the_handle_again)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_020
 TEST_P(Handles, destroy_closes_the_handle_of_a_socket_never_opened)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
     ASSERT_NE(nullptr, s);
@@ -176,7 +176,7 @@ TEST_P(Handles, destroy_closes_the_handle_of_a_socket_never_opened)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_020
 TEST_P(Handles, destroy_of_an_open_socket_closes_the_handle)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     EXPECT_TRUE(fd_is_open(c.ours));
@@ -189,7 +189,7 @@ TEST_P(Handles, destroy_of_an_open_socket_closes_the_handle)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_020
 TEST_P(Handles, handle_given_to_a_failed_create_stays_open_and_usable)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard ours(c.ours);
     FdGuard peer(c.peer);
     EXPECT_EQ(nullptr, async_socket_create(nullptr, c.ours));

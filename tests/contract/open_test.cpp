@@ -36,7 +36,7 @@ TEST_P(Open, open_without_a_socket_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_008
 TEST_P(Open, open_without_a_callback_fails_and_the_socket_stays_openable)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenRecord open;
     OwnedSocket s(async_socket_create(engine, c.ours));
@@ -57,7 +57,7 @@ TEST_P(Open, open_without_a_callback_fails_and_the_socket_stays_openable)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_009
 TEST_P(Open, open_accepts_a_null_context)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     g_null_context_calls = 0;
     g_null_context_seen = false;
@@ -86,7 +86,7 @@ TEST_P(Open, open_returns_zero_and_calls_back_with_ok)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_094
 TEST_P(Open, open_makes_the_socket_accept_sends_and_receives)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char out[] = "abc";
     ASYNC_SOCKET_BUFFER send_buffer{out, 3};
@@ -120,7 +120,7 @@ TEST_P(Open, open_makes_the_socket_accept_sends_and_receives)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_015
 TEST_P(Open, a_second_open_fails_without_calling_back)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenRecord first, while_opening, when_open;
     OwnedSocket s(async_socket_create(engine, c.ours));
@@ -145,7 +145,7 @@ TEST_P(Open, concurrent_opens_of_one_socket_succeed_exactly_once)
     constexpr int kRounds = 200;
     for (int round = 0; round < kRounds; ++round)
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         Fd peer(c.peer);
         OpenRecord records[2];
         int results[2] = {-1, -1};
@@ -172,7 +172,7 @@ TEST_P(Open, concurrent_opens_of_one_socket_succeed_exactly_once)
 // Tests_SRS_ASYNC_SOCKET_LINUX_42_008
 TEST_P(Open, open_after_close_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OpenRecord first, again;
     OwnedSocket s(async_socket_create(engine, c.ours));
@@ -189,7 +189,7 @@ TEST_P(Open, open_after_close_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_058
 TEST_P(Open, open_registers_the_socket_for_readiness_in_both_directions)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 16 * 1024);
     std::vector<uint8_t> in(32);
@@ -252,7 +252,7 @@ struct OrderedOpen
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_017
 TEST_P(Open, open_calls_back_once_with_ok_and_its_context_on_the_loop_thread_after_returning)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     OrderedOpen open;
     std::vector<uint8_t> in(8);
@@ -319,8 +319,8 @@ struct OpenFromCallback
 TEST_P(Open, open_from_the_loop_thread_calls_back_after_returning)
 {
     // The fixture's engine has one loop: both sockets are on it.
-    Connection a = unix_connection();
-    Connection b = unix_connection();
+    Connection a = local_connection();
+    Connection b = local_connection();
     Fd peer_a(a.peer);
     Fd peer_b(b.peer);
     std::vector<uint8_t> in(8);
@@ -362,7 +362,7 @@ TEST_P(Open, open_of_a_datagram_socket_fails_without_calling_back_and_leaves_it_
 
     // It may be opened again: put a connected stream socket behind the same descriptor
     // number (the async socket owns that number) and open once more.
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     ASSERT_EQ(udp, ::dup3(c.ours, udp, O_CLOEXEC));
     ::close(c.ours);

@@ -74,7 +74,7 @@ TEST_P(Peers, pending_receive_delivers_all_data_sent_before_peer_close_then_is_a
     for (const bool tcp : {true, false})
     {
         SCOPED_TRACE(tcp ? "tcp" : "unix");
-        Connection c = tcp ? tcp_connection() : unix_connection();
+        Connection c = tcp ? tcp_connection() : local_connection();
         FdGuard peer(c.peer);
         ReceiveChain chain(1000);
         SocketGuard s(open_socket(c.ours));

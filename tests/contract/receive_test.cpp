@@ -78,7 +78,7 @@ TEST_P(Receive, receive_without_a_socket_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_074
 TEST_P(Receive, receive_without_buffers_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     ReceiveRecord received;
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -91,7 +91,7 @@ TEST_P(Receive, receive_without_buffers_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_086
 TEST_P(Receive, receive_of_zero_buffers_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
@@ -106,7 +106,7 @@ TEST_P(Receive, receive_of_zero_buffers_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_091
 TEST_P(Receive, receive_with_a_null_buffer_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffers[2] = {{in.data(), 8}, {nullptr, 8}};
@@ -121,7 +121,7 @@ TEST_P(Receive, receive_with_a_null_buffer_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_092
 TEST_P(Receive, receive_with_an_empty_buffer_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffers[2] = {{in.data(), 8}, {in.data(), 0}};
@@ -136,7 +136,7 @@ TEST_P(Receive, receive_with_an_empty_buffer_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_096
 TEST_P(Receive, receive_of_more_than_uint32_max_bytes_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     // The lengths are checked before any memory is used: a small buffer stands for all.
     std::vector<uint8_t> in(16);
@@ -155,7 +155,7 @@ TEST_P(Receive, receive_of_more_than_uint32_max_bytes_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_075
 TEST_P(Receive, receive_without_a_callback_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
@@ -168,7 +168,7 @@ TEST_P(Receive, receive_without_a_callback_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_076
 TEST_P(Receive, receive_accepts_a_null_context)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
@@ -187,7 +187,7 @@ TEST_P(Receive, receive_accepts_a_null_context)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_098
 TEST_P(Receive, receive_on_a_socket_never_opened_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
@@ -203,7 +203,7 @@ TEST_P(Receive, receive_on_a_socket_never_opened_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_098
 TEST_P(Receive, receive_on_a_closed_socket_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
@@ -219,7 +219,7 @@ TEST_P(Receive, receive_on_a_closed_socket_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_077
 TEST_P(Receive, each_receive_calls_back_its_own_callback_with_its_own_context_and_buffers)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> in_a(4, 0), in_b(4, 0);
     ASYNC_SOCKET_BUFFER buffer_a{in_a.data(), 4};
@@ -244,7 +244,7 @@ TEST_P(Receive, each_receive_calls_back_its_own_callback_with_its_own_context_an
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_078
 TEST_P(Receive, receive_keeps_its_own_copy_of_the_buffer_array)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     std::vector<uint8_t> first(5, 0), second(5, 0), decoy(10, 0);
     ReceiveRecord received;
@@ -273,7 +273,7 @@ TEST_P(Receive, receive_keeps_its_own_copy_of_the_buffer_array)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_082
 TEST_P(Receive, receive_fills_the_buffers_in_order)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     const auto data = pattern(12 + 1000, 21);
     std::vector<uint8_t> a(3, 0), b(4, 0), d(5, 0), big(2000, 0);
@@ -299,8 +299,8 @@ TEST_P(Receive, receive_fills_the_buffers_in_order)
 TEST_P(Receive, a_pending_receive_on_a_blocking_handle_does_not_block_the_loop)
 {
     // Both sockets are on the fixture's single loop; both handles are blocking.
-    Connection quiet = unix_connection();
-    Connection other = unix_connection();
+    Connection quiet = local_connection();
+    Connection other = local_connection();
     Fd quiet_peer(quiet.peer);
     Fd other_peer(other.peer);
     ASSERT_EQ(0, ::fcntl(quiet.ours, F_GETFL) & O_NONBLOCK);

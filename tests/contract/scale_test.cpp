@@ -65,7 +65,7 @@ void echo(int fd, size_t total, std::chrono::milliseconds timeout = kTimeout)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_017
 TEST_P(Scale, receive_completes_with_the_bytes_available_filling_its_buffers_in_order)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     // 1 MiB of room in three pieces; only 100 bytes come, in one write.
     std::vector<uint8_t> first(30, 0xEE), second(30, 0xEE), third(1024 * 1024 - 60, 0xEE);
@@ -92,7 +92,7 @@ TEST_P(Scale, receive_completes_with_the_bytes_available_filling_its_buffers_in_
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_017
 TEST_P(Scale, gather_send_writes_its_buffers_in_order)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     FdGuard peer(c.peer);
     char a[] = "first-", b[] = "s", c3[] = "econd-", d[] = "third";
     ASYNC_SOCKET_BUFFER buffers[4] = {{a, 6}, {b, 1}, {c3, 6}, {d, 5}};

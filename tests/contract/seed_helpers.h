@@ -297,7 +297,7 @@ private:
 // opened now is only called back once the loop has come round to its inbox again.
 inline void sync_with_loop(EXECUTION_ENGINE_HANDLE engine)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     OpenRecord open;
     ASYNC_SOCKET_HANDLE socket = create_and_open(engine, c.ours, open);
     async_socket_destroy(socket);

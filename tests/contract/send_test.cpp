@@ -129,7 +129,7 @@ TEST_P(Send, send_without_a_socket_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_025
 TEST_P(Send, send_without_buffers_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     SendRecord sent;
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -142,7 +142,7 @@ TEST_P(Send, send_without_buffers_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_085
 TEST_P(Send, send_of_zero_buffers_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -157,7 +157,7 @@ TEST_P(Send, send_of_zero_buffers_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_089
 TEST_P(Send, send_with_a_null_buffer_fails_and_sends_nothing)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffers[2] = {{data, 3}, {nullptr, 3}};
@@ -172,7 +172,7 @@ TEST_P(Send, send_with_a_null_buffer_fails_and_sends_nothing)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_090
 TEST_P(Send, send_with_an_empty_buffer_fails_and_sends_nothing)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffers[2] = {{data, 3}, {data, 0}};
@@ -187,7 +187,7 @@ TEST_P(Send, send_with_an_empty_buffer_fails_and_sends_nothing)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_101
 TEST_P(Send, send_of_more_than_uint32_max_bytes_fails)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     // The lengths are checked before any memory is read: a small buffer stands for all.
     char data[16] = {};
@@ -206,7 +206,7 @@ TEST_P(Send, send_of_more_than_uint32_max_bytes_fails)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_026
 TEST_P(Send, send_without_a_callback_fails_and_sends_nothing)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -219,7 +219,7 @@ TEST_P(Send, send_without_a_callback_fails_and_sends_nothing)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_027
 TEST_P(Send, send_accepts_a_null_context)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -237,7 +237,7 @@ TEST_P(Send, send_accepts_a_null_context)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_097
 TEST_P(Send, send_on_a_socket_never_opened_is_abandoned)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -253,7 +253,7 @@ TEST_P(Send, send_on_a_socket_never_opened_is_abandoned)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_097
 TEST_P(Send, send_on_a_closed_socket_is_abandoned)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -269,7 +269,7 @@ TEST_P(Send, send_on_a_closed_socket_is_abandoned)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_028
 TEST_P(Send, each_send_calls_back_its_own_callback_with_its_own_context)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char first[] = "first";
     char second[] = "second";
@@ -297,7 +297,7 @@ TEST_P(Send, each_send_calls_back_its_own_callback_with_its_own_context)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_050
 TEST_P(Send, send_keeps_its_own_copy_of_the_buffer_array)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 16 * 1024);
     // A first send that cannot finish before the peer reads keeps the second one queued, so
@@ -332,7 +332,7 @@ TEST_P(Send, send_keeps_its_own_copy_of_the_buffer_array)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_103
 TEST_P(Send, send_of_more_buffers_than_32_bit_memory_holds_fails_before_reading_them)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     char data[] = "abc";
     // One real element: reading the array any further would overrun it.
@@ -376,8 +376,8 @@ TEST_P(Send, send_gathers_the_buffers_in_order)
 TEST_P(Send, a_send_that_cannot_finish_on_a_blocking_handle_does_not_block_the_loop)
 {
     // Both sockets are on the fixture's single loop; both handles are blocking.
-    Connection stuck = unix_connection();
-    Connection other = unix_connection();
+    Connection stuck = local_connection();
+    Connection other = local_connection();
     Fd stuck_peer(stuck.peer);
     Fd other_peer(other.peer);
     ASSERT_EQ(0, ::fcntl(stuck.ours, F_GETFL) & O_NONBLOCK);
@@ -405,7 +405,7 @@ TEST_P(Send, send_to_a_vanished_peer_raises_no_sigpipe)
     SigpipeCounter sigpipes;
     for (uint32_t buffers : {1u, 2u})  // one buffer and a gathered send
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         OwnedSocket s(create_and_open(engine, c.ours));
         ASSERT_NE(nullptr, s.get());
         ::close(c.peer);
@@ -418,7 +418,7 @@ TEST_P(Send, send_to_a_vanished_peer_raises_no_sigpipe)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_053
 TEST_P(Send, a_send_waits_while_the_socket_is_full_then_completes)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     Fd peer(c.peer);
     set_send_buffer(c.ours, 16 * 1024);
     const auto big = pattern(2 * 1024 * 1024, 7);
@@ -469,7 +469,7 @@ TEST_P(Send, send_from_unreadable_memory_completes_with_error)
     ASSERT_NE(nullptr, page.data());
     for (uint32_t buffers : {1u, 2u})
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         Fd peer(c.peer);
         char readable[] = "ok";
         ASYNC_SOCKET_BUFFER one[1] = {{page.data(), 100}};

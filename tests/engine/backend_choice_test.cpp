@@ -316,7 +316,7 @@ TEST(BackendChoice, io_uring_available_exactly_when_an_io_uring_engine_can_be_cr
     if (engine != nullptr)
     {
         // And that engine really moves bytes.
-        Connection c = unix_connection();
+        Connection c = local_connection();
         ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
         ASSERT_NE(nullptr, s);
         Counter opened;

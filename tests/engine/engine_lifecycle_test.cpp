@@ -22,7 +22,7 @@ std::set<std::thread::id> open_callback_threads(EXECUTION_ENGINE_HANDLE engine, 
     std::vector<OpenRecord> records(count);
     for (size_t i = 0; i < count; ++i)
     {
-        Connection c = unix_connection();
+        Connection c = local_connection();
         ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
         EXPECT_NE(nullptr, s);
         EXPECT_EQ(0, async_socket_open_async(s, OpenRecord::callback, &records[i]));
@@ -195,7 +195,7 @@ TEST(EngineLifecycle, destroying_the_last_socket_after_the_engine_was_released_e
         const size_t fds = open_fd_count();
         EXECUTION_ENGINE_HANDLE engine = make_engine(backend, 3);
         ASSERT_NE(nullptr, engine);
-        Connection c = unix_connection();
+        Connection c = local_connection();
         ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
         ASSERT_NE(nullptr, s);
         execution_engine_dec_ref(engine);  // the socket's reference keeps it running
@@ -248,7 +248,7 @@ TEST(EngineLifecycle, last_reference_dropped_in_a_callback_ends_the_threads_shor
         const size_t fds = open_fd_count();
         EXECUTION_ENGINE_HANDLE engine = make_engine(backend, 3);
         ASSERT_NE(nullptr, engine);
-        Connection c = unix_connection();
+        Connection c = local_connection();
         DestroyInCallback state;
         state.socket = async_socket_create(engine, c.ours);
         ASSERT_NE(nullptr, state.socket);
@@ -281,12 +281,12 @@ TEST(EngineLifecycle, last_reference_dropped_on_another_engines_thread_ends_the_
     EXPECT_EQ(threads + 4, thread_count());
 
     // A socket of `engine` that a callback of `other` destroys.
-    Connection victim = unix_connection();
+    Connection victim = local_connection();
     ASYNC_SOCKET_HANDLE doomed = async_socket_create(engine, victim.ours);
     ASSERT_NE(nullptr, doomed);
     execution_engine_dec_ref(engine);
 
-    Connection c = unix_connection();
+    Connection c = local_connection();
     DestroyInCallback state;
     state.socket = doomed;
     ASYNC_SOCKET_HANDLE s = async_socket_create(other, c.ours);

@@ -18,7 +18,7 @@ protected:
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_003
 TEST_P(AllocationFailure, create_fails_cleanly_when_memory_runs_out)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     asock_fault_arm(ASOCK_FAULT_SOCKET_ALLOC, 0);
     EXPECT_EQ(nullptr, async_socket_create(engine, c.ours));
     EXPECT_EQ(1u, asock_fault_fired());
@@ -32,7 +32,7 @@ TEST_P(AllocationFailure, create_fails_cleanly_when_memory_runs_out)
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_029
 TEST_P(AllocationFailure, send_fails_with_sync_error_and_never_calls_back_when_memory_runs_out)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     char data[] = "abc";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
@@ -53,7 +53,7 @@ TEST_P(AllocationFailure, send_fails_with_sync_error_and_never_calls_back_when_m
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_084
 TEST_P(AllocationFailure, receive_fails_and_never_calls_back_when_memory_runs_out)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     char data[8];
     ASYNC_SOCKET_BUFFER buffer{data, sizeof(data)};

@@ -6,12 +6,12 @@
 namespace asock_test {
 namespace {
 
-class ThreadStartFailure : public ::testing::TestWithParam<ASOCK_LINUX_BACKEND>
+class ThreadStartFailure : public ::testing::TestWithParam<Backend>
 {
 protected:
     void SetUp() override
     {
-        if (GetParam() == ASOCK_LINUX_BACKEND_IO_URING && !execution_engine_linux_io_uring_available())
+        if (!backend_available(GetParam()))
             GTEST_SKIP() << "io_uring cannot be used on this machine";
     }
 
@@ -26,7 +26,7 @@ protected:
         const size_t fd_baseline = open_fd_count();
         EXECUTION_ENGINE_HANDLE engine = nullptr;
         asock_fault_arm(ASOCK_FAULT_THREAD_START, failing);
-        EXPECT_NO_THROW(engine = execution_engine_linux_create(parameters, GetParam()));
+        EXPECT_NO_THROW(engine = execution_engine_linux_create(parameters, linux_backend(GetParam())));
         const uint64_t calls = asock_fault_calls();
         const uint64_t fired = asock_fault_fired();
         asock_fault_disarm();
@@ -63,10 +63,10 @@ TEST_P(ThreadStartFailure, engines_work_again_once_threads_can_start)
     EXECUTION_ENGINE_PARAMETERS parameters{3, 0};
     expect_create_fails_cleanly(&parameters, 3, 1);
     const size_t thread_baseline = thread_count();
-    EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, GetParam());
+    EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, linux_backend(GetParam()));
     ASSERT_NE(nullptr, engine);
     EXPECT_EQ(thread_baseline + 3, thread_count());
-    Connection c = unix_connection();
+    Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
     ASSERT_NE(nullptr, s);
     OpenRecord open;
@@ -93,7 +93,7 @@ protected:
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_022
 TEST_P(ErrorsNotExceptions, failed_allocations_in_create_send_and_receive_are_reported_as_results)
 {
-    Connection c = unix_connection();
+    Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = nullptr;
     asock_fault_arm(ASOCK_FAULT_SOCKET_ALLOC, 0);
     EXPECT_NO_THROW(s = async_socket_create(engine, c.ours));

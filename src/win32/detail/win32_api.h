@@ -1,0 +1,57 @@
+// The one seam between the Win32 backend and the operating system: every Windows call the
+// backend makes (threadpool, Winsock, events, memory) goes through this table, so that the
+// unit tests can put a fake operating system in its place (tests/win32). Production code
+// uses the real table; nothing else differs.
+#pragma once
+
+#include <winsock2.h>
+#include <windows.h>
+
+#include <cstddef>
+
+namespace asock::detail {
+
+struct Win32Api
+{
+    // Memory (the engine, the socket, the per-operation context).
+    void* (*malloc)(size_t size);
+    void (*free)(void* memory);
+
+    // Threadpool.
+    PTP_POOL(WINAPI* CreateThreadpool)(PVOID reserved);
+    BOOL(WINAPI* SetThreadpoolThreadMinimum)(PTP_POOL pool, DWORD minimum);
+    VOID(WINAPI* SetThreadpoolThreadMaximum)(PTP_POOL pool, DWORD maximum);
+    VOID(WINAPI* CloseThreadpool)(PTP_POOL pool);
+    // These three are inline functions in the SDK headers; the table holds wrappers.
+    void (*InitializeThreadpoolEnvironment)(PTP_CALLBACK_ENVIRON environment);
+    void (*SetThreadpoolCallbackPool)(PTP_CALLBACK_ENVIRON environment, PTP_POOL pool);
+    void (*DestroyThreadpoolEnvironment)(PTP_CALLBACK_ENVIRON environment);
+    PTP_IO(WINAPI* CreateThreadpoolIo)(HANDLE handle, PTP_WIN32_IO_CALLBACK callback, PVOID context, PTP_CALLBACK_ENVIRON environment);
+    VOID(WINAPI* StartThreadpoolIo)(PTP_IO io);
+    VOID(WINAPI* CancelThreadpoolIo)(PTP_IO io);
+    VOID(WINAPI* WaitForThreadpoolIoCallbacks)(PTP_IO io, BOOL cancel_pending_callbacks);
+    VOID(WINAPI* CloseThreadpoolIo)(PTP_IO io);
+    VOID(WINAPI* DisassociateCurrentThreadFromCallback)(PTP_CALLBACK_INSTANCE instance);
+
+    // Events and handles.
+    HANDLE(WINAPI* CreateEventW)(LPSECURITY_ATTRIBUTES attributes, BOOL manual_reset, BOOL initial_state, LPCWSTR name);
+    BOOL(WINAPI* CloseHandle)(HANDLE handle);
+    BOOL(WINAPI* CancelIoEx)(HANDLE handle, LPOVERLAPPED overlapped);
+
+    // Winsock.
+    int(WSAAPI* WSASend)(SOCKET socket, LPWSABUF buffers, DWORD buffer_count, LPDWORD bytes_sent, DWORD flags, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE completion_routine);
+    int(WSAAPI* WSARecv)(SOCKET socket, LPWSABUF buffers, DWORD buffer_count, LPDWORD bytes_received, LPDWORD flags, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE completion_routine);
+    int(WSAAPI* WSAGetLastError)(void);
+    int(WSAAPI* closesocket)(SOCKET socket);
+};
+
+// The table in use: the real operating system unless a test installed another.
+const Win32Api& os() noexcept;
+
+// The real operating system's table (a fake may forward to it).
+const Win32Api& real_os() noexcept;
+
+// Test builds only (asock_fake_os): installs a table; nullptr restores the real one.
+void install_os(const Win32Api* api) noexcept;
+
+}  // namespace asock::detail

@@ -1,0 +1,51 @@
+// The real operating system behind the Win32 seam.
+#include <atomic>
+#include <cstdlib>
+
+#include "detail/win32_api.h"
+
+namespace asock::detail {
+namespace {
+
+void initialize_environment(PTP_CALLBACK_ENVIRON environment) { InitializeThreadpoolEnvironment(environment); }
+void set_callback_pool(PTP_CALLBACK_ENVIRON environment, PTP_POOL pool) { SetThreadpoolCallbackPool(environment, pool); }
+void destroy_environment(PTP_CALLBACK_ENVIRON environment) { DestroyThreadpoolEnvironment(environment); }
+
+const Win32Api real_api = {
+    std::malloc,
+    std::free,
+    CreateThreadpool,
+    SetThreadpoolThreadMinimum,
+    SetThreadpoolThreadMaximum,
+    CloseThreadpool,
+    initialize_environment,
+    set_callback_pool,
+    destroy_environment,
+    CreateThreadpoolIo,
+    StartThreadpoolIo,
+    CancelThreadpoolIo,
+    WaitForThreadpoolIoCallbacks,
+    CloseThreadpoolIo,
+    DisassociateCurrentThreadFromCallback,
+    CreateEventW,
+    CloseHandle,
+    CancelIoEx,
+    WSASend,
+    WSARecv,
+    WSAGetLastError,
+    closesocket,
+};
+
+std::atomic<const Win32Api*> current{&real_api};
+
+}  // namespace
+
+const Win32Api& os() noexcept { return *current.load(std::memory_order_acquire); }
+
+const Win32Api& real_os() noexcept { return real_api; }
+
+// Only the test library exports a way to change it (win32_api_install.cpp); this is its
+// implementation.
+void install_os(const Win32Api* api) noexcept { current.store(api != nullptr ? api : &real_api, std::memory_order_release); }
+
+}  // namespace asock::detail
