@@ -9,6 +9,7 @@ asock_setup() {
     cmake ninja-build gcc g++ libc6-dev pkg-config  # toolchain (libasan/libubsan come with gcc)
     googletest libgtest-dev                         # the tests
     liburing-dev                                    # the io_uring backend
+    g++-mingw-w64-x86-64 wine                       # the Windows build, run under Wine
   )
 
   if ! command -v dpkg >/dev/null 2>&1; then

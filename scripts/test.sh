@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: configures, builds and runs every test with the ci preset (warnings are
-# errors), then with the asan preset (AddressSanitizer + UBSan), then runs the example echo
-# server of the asan build under a short load on each backend. Exits non-zero on any
+# errors), then with the asan preset (AddressSanitizer + UBSan), then the Windows build
+# (win64 preset: mingw-w64, tests under Wine), then runs the example echo server of the asan
+# build under a short load on each Linux backend. Exits non-zero on any
 # failure. Environment: ASOCK_TEST_JOBS (parallel ctest jobs, default 2).
 set -euo pipefail
 
@@ -74,6 +75,11 @@ trap 'exit 130' INT TERM
 
 run_preset ci
 run_preset asan
+# The Windows build: cross-compiled with mingw-w64, every test binary run under Wine. The
+# first Wine start on a machine creates its prefix (about 15 s): done once here, up front.
+echo "== win64: preparing Wine"
+WINEDEBUG=-all wineboot -i >/dev/null 2>&1 || true
+run_preset win64
 if [[ " ${built[*]} " == *" asan "* ]]; then
   echo "== asan: echo server smoke"
   echo_smoke
