@@ -69,18 +69,89 @@ struct IoContext
 };
 static_assert(alignof(WSABUF) <= alignof(IoContext));
 
-// The callback instance of the threadpool callback running on this thread, if any: a close
-// or destroy called from inside a callback first disassociates it, so that waiting for the
-// socket's callbacks does not wait for the caller itself.
-thread_local PTP_CALLBACK_INSTANCE tls_callback_instance = nullptr;
-
-void disassociate_current_callback() noexcept
+// The threadpool callback running on this thread, if any.
+struct RunningCallback
 {
-    if (tls_callback_instance == nullptr)
+    PTP_CALLBACK_INSTANCE instance;  // nullptr once disassociated
+    Socket* socket;
+};
+thread_local RunningCallback* tls_running_callback = nullptr;
+
+// A close (or destroy) called from a callback of another socket: "the callback of `from` waits
+// for the callbacks of `to`". Edges live on the waiting threads' stacks, in one list.
+struct CloseEdge
+{
+    Socket* from;
+    Socket* to;
+    CloseEdge* next;
+};
+std::mutex close_graph_mutex;
+CloseEdge* close_graph = nullptr;
+
+void disassociate(RunningCallback& callback) noexcept
+{
+    if (callback.instance == nullptr)
         return;
-    os().DisassociateCurrentThreadFromCallback(tls_callback_instance);
-    tls_callback_instance = nullptr;
+    os().DisassociateCurrentThreadFromCallback(callback.instance);
+    callback.instance = nullptr;
 }
+
+// Whether a chain of callbacks waiting in closes leads from `start` to `target`.
+bool waits_reach(const Socket* start, const Socket* target) noexcept
+{
+    for (const CloseEdge* edge = close_graph; edge != nullptr; edge = edge->next)
+        if (edge->from == start && (edge->to == target || waits_reach(edge->to, target)))
+            return true;
+    return false;
+}
+
+// Held by a close or destroy of `socket` while it may wait for the socket's callbacks (77_003).
+// From the socket's own callback, that callback is disassociated at once: the wait would
+// otherwise include the caller. From a callback of another socket S, the callback is left
+// associated (a close of S elsewhere still waits for it, 01_040) unless the callbacks of this
+// socket are, through a chain of such closes, waiting for S: then the chain is a deadlock,
+// which disassociating breaks.
+class CloseFromCallbackScope
+{
+public:
+    explicit CloseFromCallbackScope(Socket& socket) noexcept
+    {
+        RunningCallback* callback = tls_running_callback;
+        if (callback == nullptr || callback->instance == nullptr)
+            return;
+        if (callback->socket == &socket)
+        {
+            disassociate(*callback);
+            return;
+        }
+        std::lock_guard<std::mutex> lock(close_graph_mutex);
+        edge_ = CloseEdge{callback->socket, &socket, close_graph};
+        close_graph = &edge_;
+        registered_ = true;
+        // Whoever adds the edge that closes a cycle breaks it: the waits into S end once S's
+        // callback no longer counts as running.
+        if (waits_reach(&socket, callback->socket))
+            disassociate(*callback);
+    }
+    ~CloseFromCallbackScope()
+    {
+        if (!registered_)
+            return;
+        std::lock_guard<std::mutex> lock(close_graph_mutex);
+        for (CloseEdge** link = &close_graph; *link != nullptr; link = &(*link)->next)
+            if (*link == &edge_)
+            {
+                *link = edge_.next;
+                break;
+            }
+    }
+    CloseFromCallbackScope(const CloseFromCallbackScope&) = delete;
+    CloseFromCallbackScope& operator=(const CloseFromCallbackScope&) = delete;
+
+private:
+    CloseEdge edge_{};
+    bool registered_ = false;
+};
 
 // Frees what send/receive allocated for one operation.
 void free_context(IoContext* context) noexcept
@@ -119,7 +190,7 @@ void deliver_receive(ON_ASYNC_SOCKET_RECEIVE_COMPLETE callback, void* context, U
 
 // The threadpool I/O callback of every socket. The operation's context is freed before the
 // user's callback runs, and the socket is not touched at all: the callback may destroy it.
-VOID CALLBACK on_io_complete(PTP_CALLBACK_INSTANCE instance, PVOID, PVOID overlapped, ULONG io_result, ULONG_PTR number_of_bytes_transferred, PTP_IO)
+VOID CALLBACK on_io_complete(PTP_CALLBACK_INSTANCE instance, PVOID socket, PVOID overlapped, ULONG io_result, ULONG_PTR number_of_bytes_transferred, PTP_IO)
 {
     if (overlapped == nullptr)
         return;
@@ -131,12 +202,13 @@ VOID CALLBACK on_io_complete(PTP_CALLBACK_INSTANCE instance, PVOID, PVOID overla
     void* callback_context = context->callback_context;
     free_context(context);
 
-    tls_callback_instance = instance;
+    RunningCallback running{instance, static_cast<Socket*>(socket)};
+    tls_running_callback = &running;
     if (type == IoType::send)
         deliver_send(on_send, callback_context, io_result, number_of_bytes_transferred, total);
     else
         deliver_receive(on_receive, callback_context, io_result, number_of_bytes_transferred, total);
-    tls_callback_instance = nullptr;
+    tls_running_callback = nullptr;
 }
 
 // A send or receive between its state check and its return: close waits for these.
@@ -233,7 +305,7 @@ void socket_close(Socket& socket) noexcept
             return;
         socket.state = SocketState::closing;
     }
-    disassociate_current_callback();
+    CloseFromCallbackScope from_callback(socket);
     {
         // Before closesocket, not after: a send still inside WSASend must not find its handle
         // closed (and perhaps already reused by another socket).
@@ -255,9 +327,10 @@ void socket_close(Socket& socket) noexcept
 
 void socket_destroy(Socket& socket) noexcept
 {
-    disassociate_current_callback();
     bool never_opened;
     {
+        // Waiting for a close under way waits for the socket's callbacks too.
+        CloseFromCallbackScope from_callback(socket);
         std::unique_lock<std::mutex> lock(socket.mutex);
         socket.changed.wait(lock, [&socket] { return socket.state != SocketState::opening && socket.state != SocketState::closing; });
         never_opened = socket.state == SocketState::created;

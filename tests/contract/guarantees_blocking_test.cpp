@@ -1,12 +1,12 @@
 // The guarantees about blocking and system effects: a send that cannot finish blocks nothing
-// (02_007), blocking and non-blocking handles work alike and keep their mode (02_008), no
-// SIGPIPE (02_009), no CPU used while there is nothing to do (02_010).
-#include <fcntl.h>
-
+// (02_007), blocking and non-blocking handles work alike and keep their mode (02_008), a send
+// to a vanished peer fails without harming the process (02_009), no CPU used while there is
+// nothing to do (02_010). SIGPIPE itself is Linux's: guarantees_blocking_linux_test.cpp.
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,7 +50,7 @@ protected:
     }
 
     // One round trip on t: the peer sends, t receives, t sends it back, the peer reads it.
-    void round_trip(ASYNC_SOCKET_HANDLE t, int peer, uint32_t seed)
+    void round_trip(ASYNC_SOCKET_HANDLE t, NativeSocket peer, uint32_t seed)
     {
         const std::vector<uint8_t> data = pattern(100, seed);
         std::array<uint8_t, 100> in{};
@@ -71,7 +71,7 @@ protected:
     }
 
     // A receive on s that completes with what the peer writes.
-    void receive_from_peer(ASYNC_SOCKET_HANDLE s, int peer)
+    void receive_from_peer(ASYNC_SOCKET_HANDLE s, NativeSocket peer)
     {
         std::array<uint8_t, 64> in{};
         ASYNC_SOCKET_BUFFER b{in.data(), static_cast<uint32_t>(in.size())};
@@ -107,7 +107,7 @@ protected:
             return false;
         }
         EXPECT_EQ(1, state->sent.calls.load());
-        EXPECT_EQ(ASYNC_SOCKET_SEND_ABANDONED, state->sent.result.load());
+        EXPECT_EQ(kPlatform.send_result_after_close, state->sent.result.load());
         async_socket_destroy(s);
         delete state;
         return true;
@@ -134,7 +134,7 @@ TEST_P(Blocking, a_send_that_cannot_finish_returns_to_the_caller_at_once)
         return;
     EXPECT_EQ(1, second->sent.calls.load());
     delete second;
-    ::close(c.peer);
+    close_socket(c.peer);
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_007
@@ -154,8 +154,8 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_other_sockets_of_its_l
     if (!finish_stuck(s, state))
         return;
     async_socket_destroy(t);
-    ::close(cs.peer);
-    ::close(ct.peer);
+    close_socket(cs.peer);
+    close_socket(ct.peer);
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_007
@@ -171,7 +171,7 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_the_receives_of_its_so
         receive_from_peer(s, c.peer);
     if (!finish_stuck(s, state))
         return;
-    ::close(c.peer);
+    close_socket(c.peer);
 }
 
 // --- Blocking and non-blocking handles (02_008) -------------------------------------------
@@ -182,13 +182,18 @@ protected:
     void works_and_keeps_mode(bool nonblocking)
     {
         Connection c = tcp_connection();
-        set_send_buffer(c.ours, 64 * 1024);
+        set_send_buffer(as_native(c.ours), 64 * 1024);
         if (nonblocking)
-            set_nonblocking(c.ours, true);
-        const int flags = ::fcntl(c.ours, F_GETFL);
-        ASSERT_EQ(nonblocking, (flags & O_NONBLOCK) != 0);
+            set_nonblocking(as_native(c.ours), true);
+        // The mode is checked where it can be read back (Linux); on Windows the handle is only
+        // used in that mode (handle_status_flags).
+        const std::optional<int> flags = handle_status_flags(c.ours);
+        if (flags)
+        {
+            ASSERT_EQ(nonblocking, flags_say_nonblocking(*flags));
+        }
         ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
-        EXPECT_EQ(flags, ::fcntl(c.ours, F_GETFL)) << "open changed the handle's mode";
+        EXPECT_EQ(flags, handle_status_flags(c.ours)) << "open changed the handle's mode";
 
         // A receive that waits for data.
         {
@@ -243,9 +248,9 @@ protected:
             writer.join();
             EXPECT_TRUE(got == stream) << "received " << got.size() << " bytes, not the stream";
         }
-        EXPECT_EQ(flags, ::fcntl(c.ours, F_GETFL)) << "the I/O changed the handle's mode";
+        EXPECT_EQ(flags, handle_status_flags(c.ours)) << "the I/O changed the handle's mode";
         async_socket_destroy(s);
-        ::close(c.peer);
+        close_socket(c.peer);
     }
 };
 
@@ -267,8 +272,13 @@ TEST_P(BlockingModes, a_blocking_handle_with_a_stuck_send_and_an_empty_receive_b
 {
     Connection cs = small_buffer_connection();
     Connection ct = tcp_connection();
-    ASSERT_EQ(0, ::fcntl(cs.ours, F_GETFL) & O_NONBLOCK);
-    ASSERT_EQ(0, ::fcntl(ct.ours, F_GETFL) & O_NONBLOCK);
+    for (SOCKET_HANDLE handle : {cs.ours, ct.ours})
+    {
+        if (const std::optional<int> flags = handle_status_flags(handle))
+        {
+            ASSERT_FALSE(flags_say_nonblocking(*flags));
+        }
+    }
     ASYNC_SOCKET_HANDLE s = open_on(engine, cs.ours);
     ASYNC_SOCKET_HANDLE t = open_on(engine, ct.ours);
     // A receive with no data on a blocking handle, and a send that cannot finish.
@@ -290,17 +300,20 @@ TEST_P(BlockingModes, a_blocking_handle_with_a_stuck_send_and_an_empty_receive_b
     if (!finish_stuck(s, state))
         return;
     async_socket_destroy(t);
-    ::close(cs.peer);
-    ::close(ct.peer);
+    close_socket(cs.peer);
+    close_socket(ct.peer);
 }
 
-// --- SIGPIPE (02_009) ---------------------------------------------------------------------
+// --- A send to a vanished peer (02_009) ---------------------------------------------------
 
-class Sigpipe : public Blocking
+// On Linux a send to a vanished peer would raise SIGPIPE, which kills the process by default
+// (guarantees_blocking_linux_test.cpp counts the signals); Windows has no signals. What both
+// have: such sends fail, and the process lives on.
+class VanishedPeer : public Contract
 {
 protected:
-    // Sends on s until a send fails (the peer is gone), then checks that no SIGPIPE came.
-    void send_until_failure(ASYNC_SOCKET_HANDLE s, const SigpipeCounter& counter)
+    // Sends on s until a send fails, at once or through its callback (the peer is gone).
+    void send_until_failure(ASYNC_SOCKET_HANDLE s)
     {
         std::vector<uint8_t> chunk(64 * 1024, 0x11);
         bool failed = false;
@@ -308,50 +321,49 @@ protected:
         {
             ASYNC_SOCKET_BUFFER b{chunk.data(), static_cast<uint32_t>(chunk.size())};
             SendRecord sent;
-            ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s, &b, 1, SendRecord::callback, &sent));
+            const ASYNC_SOCKET_SEND_SYNC_RESULT started = async_socket_send_async(s, &b, 1, SendRecord::callback, &sent);
+            if (started != ASYNC_SOCKET_SEND_SYNC_OK)
+            {
+                // The seed fails a send at once on a reset connection (42_002).
+                EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_ABANDONED, started);
+                failed = true;
+                break;
+            }
             ASSERT_TRUE(sent.done.wait_for(1));
             failed = sent.result.load() != ASYNC_SOCKET_SEND_OK;
             if (!failed)
                 std::this_thread::sleep_for(1ms);
         }
         EXPECT_TRUE(failed) << "test setup: the sends never noticed that the peer is gone";
-        // A signal raised on another thread would be handled by now.
+        // A signal raised on another thread would have ended the process by now.
         std::this_thread::sleep_for(50ms);
-        EXPECT_EQ(0, counter.value()) << "SIGPIPE was raised";
     }
 };
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_009
-TEST_P(Sigpipe, sending_to_a_closed_unix_peer_raises_no_sigpipe)
+TEST_P(VanishedPeer, sending_to_a_closed_local_peer_fails_and_the_process_lives_on)
 {
-    SigpipeCounter counter;
-    ASSERT_TRUE(counter.installed());
     Connection c = local_connection();
     ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
-    // Without MSG_NOSIGNAL, a write to an AF_UNIX stream whose peer closed raises SIGPIPE.
-    ::close(c.peer);
-    send_until_failure(s, counter);
+    close_socket(c.peer);
+    send_until_failure(s);
     async_socket_destroy(s);
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_009
-TEST_P(Sigpipe, sending_after_a_tcp_reset_raises_no_sigpipe)
+TEST_P(VanishedPeer, sending_after_a_tcp_reset_fails_and_the_process_lives_on)
 {
-    SigpipeCounter counter;
-    ASSERT_TRUE(counter.installed());
     Connection c = tcp_connection();
     ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
-    // The receive collects the reset (ECONNRESET); after it, a write fails with EPIPE, which
-    // raises SIGPIPE unless MSG_NOSIGNAL is given.
     std::array<uint8_t, 64> in{};
     ASYNC_SOCKET_BUFFER rb{in.data(), static_cast<uint32_t>(in.size())};
     ReceiveRecord received;
     ASSERT_EQ(0, async_socket_receive_async(s, &rb, 1, ReceiveRecord::callback, &received));
     reset_on_close(c.peer);
-    ::close(c.peer);
+    close_socket(c.peer);
     ASSERT_TRUE(received.done.wait_for(1));
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, received.result.load());
-    send_until_failure(s, counter);
+    send_until_failure(s);
     async_socket_destroy(s);
 }
 
@@ -418,14 +430,14 @@ TEST_P(Blocking, an_engine_with_nothing_to_do_uses_no_cpu)
                 (void)leaked.release();  // a blocked loop thread may still refer to them
             return;
         }
-        ::close(b->c.peer);
+        close_socket(b->c.peer);
     }
     execution_engine_dec_ref(own);
 }
 
 ASOCK_INSTANTIATE_CONTRACT(Blocking);
 ASOCK_INSTANTIATE_CONTRACT(BlockingModes);
-ASOCK_INSTANTIATE_CONTRACT(Sigpipe);
+ASOCK_INSTANTIATE_CONTRACT(VanishedPeer);
 
 }  // namespace
 }  // namespace asock_test

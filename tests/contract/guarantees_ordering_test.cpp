@@ -1,6 +1,7 @@
 // The guarantees about order: one send is never interleaved with another (02_004), sends of
 // one thread arrive and complete in order (02_005), receives complete in order with
-// consecutive bytes (02_006).
+// consecutive bytes (02_006). On Windows the bytes keep their order, but the callbacks of one
+// socket may run at once and in any order (kPlatform.callbacks_serialized_per_socket).
 #include <array>
 #include <cstring>
 #include <memory>
@@ -65,7 +66,7 @@ TEST_P(Ordering, sends_from_several_threads_on_one_socket_are_never_interleaved)
 
     Connection c = tcp_connection();
     // A small kernel buffer: the sends go out in many partial writes.
-    set_send_buffer(c.ours, 64 * 1024);
+    set_send_buffer(as_native(c.ours), 64 * 1024);
     ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
 
     // The peer parses the stream.
@@ -166,6 +167,10 @@ TEST_P(Ordering, sends_from_several_threads_on_one_socket_are_never_interleaved)
                     slot.completions.add();  // no callback will come: the slot is free again
                 }
             }
+            // The thread stays until its sends completed: under Wine an operation started by a
+            // thread that exits is cancelled (see LastingThreads).
+            for (uint32_t k = 0; k < kWindow; ++k)
+                (void)slots[t][k]->completions.wait_for((kRecords - k + kWindow - 1) / kWindow);
         });
     }
     reader.join();
@@ -182,7 +187,7 @@ TEST_P(Ordering, sends_from_several_threads_on_one_socket_are_never_interleaved)
     EXPECT_EQ(0, refused.load());
     EXPECT_EQ(0, failures.load());
     async_socket_destroy(s);
-    ::close(c.peer);
+    close_socket(c.peer);
 }
 
 // --- Sends from one thread (02_005) ------------------------------------------------------
@@ -252,14 +257,15 @@ TEST_P(Ordering, sends_from_one_thread_arrive_and_complete_in_the_order_issued)
             ADD_FAILURE() << "send " << i << " is not where it should be in the stream";
     }
     EXPECT_EQ(0u, out_of_order);
+    // The callbacks' order is guaranteed only where a socket's callbacks run one at a time.
     uint32_t callbacks_out_of_order = 0;
-    for (uint32_t i = 0; i < kSends; ++i)
+    for (uint32_t i = 0; i < kSends && kPlatform.callbacks_serialized_per_socket; ++i)
         if (completions.order[i] != i && callbacks_out_of_order++ == 0)
             ADD_FAILURE() << "callback number " << i << " was that of send " << completions.order[i];
     EXPECT_EQ(0u, callbacks_out_of_order);
     EXPECT_EQ(0, completions.failures.load());
     async_socket_destroy(s);
-    ::close(c.peer);
+    close_socket(c.peer);
 }
 
 // --- Receives (02_006) --------------------------------------------------------------------
@@ -348,7 +354,12 @@ TEST_P(Ordering, receives_complete_in_the_order_issued_with_consecutive_bytes)
     std::vector<uint8_t> concatenated;
     for (uint32_t position = 0; position < kReceives; ++position)
     {
-        EXPECT_EQ(position, completions.order[position]) << "receive " << completions.order[position] << " completed in place " << position;
+        // The callbacks' order is guaranteed only where a socket's callbacks run one at a time;
+        // the bytes' order everywhere.
+        if (kPlatform.callbacks_serialized_per_socket)
+        {
+            EXPECT_EQ(position, completions.order[position]) << "receive " << completions.order[position] << " completed in place " << position;
+        }
         const OrderedReceive& r = *receives[position];
         EXPECT_EQ(ASYNC_SOCKET_RECEIVE_OK, r.result.load());
         EXPECT_GT(r.bytes.load(), 0u);
@@ -359,7 +370,7 @@ TEST_P(Ordering, receives_complete_in_the_order_issued_with_consecutive_bytes)
     ASSERT_LE(concatenated.size(), stream.size());
     EXPECT_TRUE(std::equal(concatenated.begin(), concatenated.end(), stream.begin())) << "the receives, in issue order, are not the start of the stream";
     async_socket_destroy(s);
-    ::close(c.peer);
+    close_socket(c.peer);
 }
 
 ASOCK_INSTANTIATE_CONTRACT(Ordering);

@@ -1,13 +1,19 @@
-// Helpers for the tests of peers, transfers and scale: a chain of receives that keeps one
-// receive pending until the stream ends, many TCP connections from one listener, and checks
-// of the process's descriptors.
+// Helpers for the tests of peers, handles, transfers and scale: a chain of receives that keeps
+// one receive pending until the stream ends, many TCP connections from one listener, the
+// process's open handles, the fixtures of the suites split into a portable and a Linux-only
+// file, and the differences between the platforms that kPlatform does not name.
 #pragma once
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <sys/resource.h>
+#endif
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "contract/contract_fixture.h"
@@ -40,38 +46,46 @@ private:
     ASYNC_SOCKET_HANDLE socket_;
 };
 
-// Closes a descriptor when it goes out of scope.
+// Closes a socket (on Linux: any descriptor) when it goes out of scope.
 class FdGuard
 {
 public:
-    explicit FdGuard(int fd = -1) : fd_(fd) {}
+    explicit FdGuard(NativeSocket fd = kNoSocket) : fd_(fd) {}
+#ifdef _WIN32
+    // asock's end of a connection (a SOCKET passed as a SOCKET_HANDLE).
+    explicit FdGuard(SOCKET_HANDLE handle) : fd_(as_native(handle)) {}
+#endif
     ~FdGuard() { reset(); }
     FdGuard(const FdGuard&) = delete;
     FdGuard& operator=(const FdGuard&) = delete;
 
-    int get() const { return fd_; }
-    // Forgets the descriptor without closing it (someone else closes it).
-    int release()
+    NativeSocket get() const { return fd_; }
+    // Forgets the socket without closing it (someone else closes it).
+    NativeSocket release()
     {
-        const int fd = fd_;
-        fd_ = -1;
+        const NativeSocket fd = fd_;
+        fd_ = kNoSocket;
         return fd;
     }
-    void reset(int fd = -1)
+    void reset(NativeSocket fd = kNoSocket)
     {
-        if (fd_ >= 0)
-            ::close(fd_);
+        if (fd_ != kNoSocket)
+            close_socket(fd_);
         fd_ = fd;
     }
 
 private:
-    int fd_;
+    NativeSocket fd_;
 };
 
-// True when fd is an open descriptor of this process.
+// Whether asock's handle still refers to an open socket.
+inline bool handle_is_open(SOCKET_HANDLE handle) { return socket_is_open(as_native(handle)); }
+
+#ifndef _WIN32
+// Linux: true when fd is an open descriptor of this process (of any kind).
 inline bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
-// The soft limit on open descriptors.
+// Linux: the soft limit on open descriptors.
 inline rlim_t fd_limit()
 {
     rlimit limit{};
@@ -79,49 +93,117 @@ inline rlim_t fd_limit()
         return 0;
     return limit.rlim_cur;
 }
+#endif
+
+// How many more sockets the process may open: Linux's limit on descriptors (RLIMIT_NOFILE)
+// less those open; Windows has no such per-process limit.
+inline uint64_t sockets_left()
+{
+#ifdef _WIN32
+    return UINT64_MAX;
+#else
+    const rlim_t limit = fd_limit();
+    const size_t open = open_fd_count();
+    return limit > open ? static_cast<uint64_t>(limit - open) : 0;
+#endif
+}
+
+// The handles this process holds: the open descriptors on Linux, the kernel handles (sockets,
+// events, threads...) on Windows. (Wine 8's GetProcessHandleCount always reports 0.)
+inline size_t open_handle_count()
+{
+#ifdef _WIN32
+    DWORD count = 0;
+    if (!GetProcessHandleCount(GetCurrentProcess(), &count))
+        return 0;
+    return count;
+#else
+    return open_fd_count();
+#endif
+}
+
+// Waits (bounded) until count() is at most expected, as wait_for_thread_count does for
+// threads; returns whether it got there.
+template <typename Count>
+bool wait_for_count(Count count, size_t expected, std::chrono::milliseconds timeout = kTimeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (count() > expected)
+    {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+// The few socket calls that tcp_connections makes differently on each platform.
+#ifdef _WIN32
+using SocketLength = int;
+inline int last_socket_error() { return WSAGetLastError(); }
+// WSA_FLAG_OVERLAPPED: asock's end (accepted from the listener, whose attributes it takes) is
+// used with overlapped I/O.
+inline NativeSocket new_tcp_socket()
+{
+    ensure_winsock();
+    return WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+}
+inline NativeSocket accept_connection(NativeSocket listener) { return ::accept(listener, nullptr, nullptr); }
+#else
+using SocketLength = socklen_t;
+inline int last_socket_error() { return errno; }
+inline NativeSocket new_tcp_socket() { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+inline NativeSocket accept_connection(NativeSocket listener) { return ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC); }
+#endif
+
+inline void set_no_delay(NativeSocket socket)
+{
+    const int one = 1;
+    ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof(one));
+}
 
 // n TCP connections over loopback from a single listener (one port for all of them, so that
 // many connections do not use up ephemeral ports). Both ends blocking, TCP_NODELAY.
 inline std::vector<Connection> tcp_connections(size_t n)
 {
     std::vector<Connection> connections;
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const NativeSocket listener = new_tcp_socket();
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(listener, 64) != 0 ||
+    SocketLength length = sizeof(address);
+    if (listener == kNoSocket || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(listener, 64) != 0 ||
         ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0)
     {
-        ADD_FAILURE() << "listener setup failed: " << errno;
-        if (listener >= 0)
-            ::close(listener);
+        ADD_FAILURE() << "listener setup failed: " << last_socket_error();
+        if (listener != kNoSocket)
+            close_socket(listener);
         return connections;
     }
-    const int one = 1;
     for (size_t i = 0; i < n; ++i)
     {
         Connection c;
-        c.peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c.peer < 0 || ::connect(c.peer, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+        c.peer = new_tcp_socket();
+        if (c.peer == kNoSocket || ::connect(c.peer, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
         {
-            ADD_FAILURE() << "connect " << i << " failed: " << errno;
-            if (c.peer >= 0)
-                ::close(c.peer);
+            ADD_FAILURE() << "connect " << i << " failed: " << last_socket_error();
+            if (c.peer != kNoSocket)
+                close_socket(c.peer);
             break;
         }
-        c.ours = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c.ours < 0)
+        const NativeSocket ours = accept_connection(listener);
+        if (ours == kNoSocket)
         {
-            ADD_FAILURE() << "accept " << i << " failed: " << errno;
-            ::close(c.peer);
+            ADD_FAILURE() << "accept " << i << " failed: " << last_socket_error();
+            close_socket(c.peer);
             break;
         }
-        ::setsockopt(c.peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        ::setsockopt(c.ours, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        set_no_delay(c.peer);
+        set_no_delay(ours);
+        c.ours = as_handle(ours);
         connections.push_back(c);
     }
-    ::close(listener);
+    close_socket(listener);
     return connections;
 }
 
@@ -306,6 +388,15 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         return results_;
     }
+    // The result of each send, by its index (whatever the order of the callbacks).
+    std::vector<ASYNC_SOCKET_SEND_RESULT> results_by_send() const
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::vector<ASYNC_SOCKET_SEND_RESULT> by_send(entries_.size(), ASYNC_SOCKET_SEND_OK);
+        for (size_t i = 0; i < order_.size(); ++i)
+            by_send[order_[i]] = results_[i];
+        return by_send;
+    }
 
 private:
     std::vector<Entry> entries_;
@@ -313,6 +404,151 @@ private:
     std::vector<size_t> order_;
     std::vector<ASYNC_SOCKET_SEND_RESULT> results_;
     Counter done_;
+};
+
+// --- Differences between the platforms that kPlatform does not name --------------------------
+
+#ifdef _WIN32
+// A send on a connection the peer has reset: the seed refuses it at once with
+// ASYNC_SOCKET_SEND_SYNC_ABANDONED when WSASend fails at once with WSAECONNRESET (seed
+// 42_002), and otherwise completes it with ASYNC_SOCKET_SEND_ERROR (seed 01_067, any failed
+// I/O). Linux accepts it and completes it with ASYNC_SOCKET_SEND_ABANDONED (42_002).
+inline constexpr bool kSendOnResetConnectionMayBeRefused = true;
+inline constexpr ASYNC_SOCKET_SEND_RESULT kSendResultOnResetConnection = ASYNC_SOCKET_SEND_ERROR;
+// A receive on a connection the peer has reset: the seed returns non-zero, with no callback,
+// when WSARecv fails at once (seed 01_105: WSAECONNRESET is no exception). Linux accepts it
+// and completes it with ASYNC_SOCKET_RECEIVE_ABANDONED (02_015).
+inline constexpr bool kReceiveOnResetConnectionMayBeRefused = true;
+#else
+inline constexpr bool kSendOnResetConnectionMayBeRefused = false;
+inline constexpr ASYNC_SOCKET_SEND_RESULT kSendResultOnResetConnection = ASYNC_SOCKET_SEND_ABANDONED;
+inline constexpr bool kReceiveOnResetConnectionMayBeRefused = false;
+#endif
+
+// Whether the tests run under Wine rather than Windows (Wine's ntdll exports
+// wine_get_version).
+inline bool running_under_wine()
+{
+#ifdef _WIN32
+    const HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+#else
+    return false;
+#endif
+}
+
+// The most buffers one send or receive may have on this platform: no limit but UINT32_MAX,
+// except under Wine. Wine quirk, measured with a plain Winsock program under Wine 8: Wine
+// passes the WSABUF array to one sendmsg/recvmsg, so with more than 1024 buffers (Linux's
+// IOV_MAX) an overlapped WSASend fails at once with WSAEMSGSIZE *and* still posts a
+// completion (ERROR_MORE_DATA) to the socket's completion port, and an overlapped WSARecv
+// completes with ERROR_MORE_DATA and 0 bytes. (With 3000 buffers the send was refused, its
+// completion then still ran on the context the library had freed, and the process crashed.)
+// Windows documents no such limit for a TCP socket.
+inline size_t max_buffers_per_operation() { return running_under_wine() ? 1024 : UINT32_MAX; }
+
+// --- Fixtures of the suites that have a Linux-only file too ---------------------------------
+// GoogleTest wants one fixture class for every test of a suite, so the portable file and the
+// *_linux_test.cpp file of a suite share these.
+
+class Peers : public Contract
+{
+protected:
+    // Issues one receive and waits for it; records what it got in data.
+    // (If the callback does not come, the socket is closed so that it cannot come later.)
+    // With refused, a receive that is not accepted sets *refused instead of failing the test.
+    void receive_once(ASYNC_SOCKET_HANDLE s, std::vector<uint8_t>& buffer, std::vector<uint8_t>& data, ReceiveRecord& record, bool* refused = nullptr)
+    {
+        ASYNC_SOCKET_BUFFER b{buffer.data(), static_cast<uint32_t>(buffer.size())};
+        const int issued = async_socket_receive_async(s, &b, 1, ReceiveRecord::callback, &record);
+        if (refused != nullptr && issued != 0)
+        {
+            *refused = true;
+            return;
+        }
+        ASSERT_EQ(0, issued);
+        if (!record.done.wait_for(1))
+        {
+            ADD_FAILURE() << "the receive did not complete";
+            async_socket_close(s);
+        }
+        if (record.result == ASYNC_SOCKET_RECEIVE_OK)
+            data.insert(data.end(), buffer.begin(), buffer.begin() + record.bytes.load());
+    }
+
+    // Sends and waits for the callback; returns its result.
+    ASYNC_SOCKET_SEND_RESULT send_and_wait(ASYNC_SOCKET_HANDLE s, void* data, uint32_t length)
+    {
+        ASYNC_SOCKET_BUFFER b{data, length};
+        SendRecord record;
+        if (async_socket_send_async(s, &b, 1, SendRecord::callback, &record) != ASYNC_SOCKET_SEND_SYNC_OK)
+        {
+            ADD_FAILURE() << "the send was not accepted";
+            return ASYNC_SOCKET_SEND_OK;
+        }
+        if (!record.done.wait_for(1))
+        {
+            ADD_FAILURE() << "the send did not complete";
+            async_socket_close(s);
+        }
+        EXPECT_EQ(1, record.calls.load());
+        return record.result.load();
+    }
+
+    // send_and_wait for a send on a connection the peer has reset; std::nullopt when it was
+    // refused at once with ASYNC_SOCKET_SEND_SYNC_ABANDONED, where the platform may do that
+    // (kSendOnResetConnectionMayBeRefused).
+    std::optional<ASYNC_SOCKET_SEND_RESULT> send_on_reset_connection(ASYNC_SOCKET_HANDLE s, void* data, uint32_t length)
+    {
+        if (kSendOnResetConnectionMayBeRefused)
+        {
+            ASYNC_SOCKET_BUFFER b{data, length};
+            SendRecord record;
+            const ASYNC_SOCKET_SEND_SYNC_RESULT issued = async_socket_send_async(s, &b, 1, SendRecord::callback, &record);
+            if (issued == ASYNC_SOCKET_SEND_SYNC_ABANDONED)
+                return std::nullopt;
+            if (issued != ASYNC_SOCKET_SEND_SYNC_OK)
+            {
+                ADD_FAILURE() << "the send was neither accepted nor abandoned: " << issued;
+                return ASYNC_SOCKET_SEND_OK;
+            }
+            if (!record.done.wait_for(1))
+            {
+                ADD_FAILURE() << "the send did not complete";
+                async_socket_close(s);
+            }
+            EXPECT_EQ(1, record.calls.load());
+            return record.result.load();
+        }
+        return send_and_wait(s, data, length);
+    }
+
+    // Makes the peer reset the connection and waits until our side has seen the reset (a
+    // pending receive completes), so that later operations meet a reset connection.
+    void reset_by_peer_and_wait(ASYNC_SOCKET_HANDLE s, Connection& c)
+    {
+        // Unread data at the peer also forces a RST on close.
+        auto unread = pattern(1000, 3);
+        EXPECT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s, unread.data(), static_cast<uint32_t>(unread.size())));
+        std::vector<uint8_t> buffer(100);
+        ASYNC_SOCKET_BUFFER b{buffer.data(), static_cast<uint32_t>(buffer.size())};
+        ReceiveRecord record;
+        ASSERT_EQ(0, async_socket_receive_async(s, &b, 1, ReceiveRecord::callback, &record));
+        reset_on_close(c.peer);
+        close_socket(c.peer);
+        c.peer = kNoSocket;
+        if (!record.done.wait_for(1))
+        {
+            async_socket_close(s);
+            FAIL() << "the pending receive did not complete after the reset";
+        }
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record.result.load());
+        EXPECT_EQ(0u, record.bytes.load());
+    }
+};
+
+class Handles : public Contract
+{
 };
 
 }  // namespace peer_helpers

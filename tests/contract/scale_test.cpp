@@ -1,5 +1,6 @@
 // Size and number: large scatter/gather transfers, many sends in flight, and a thousand
 // connections on one engine.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -38,24 +39,18 @@ std::vector<ASYNC_SOCKET_BUFFER> describe(std::vector<std::vector<uint8_t>>& pie
 
 // A peer that sends back every byte it reads, until it has echoed total bytes, the
 // connection ends or the deadline passes.
-void echo(int fd, size_t total, std::chrono::milliseconds timeout = kTimeout)
+void echo(NativeSocket fd, size_t total, std::chrono::milliseconds timeout = kTimeout)
 {
     std::vector<uint8_t> buffer(256 * 1024);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    timeval tv{0, 100000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     size_t echoed = 0;
     while (echoed < total && std::chrono::steady_clock::now() < deadline)
     {
-        const ssize_t r = ::recv(fd, buffer.data(), std::min(buffer.size(), total - echoed), 0);
+        const long r = read_some(fd, buffer.data(), std::min(buffer.size(), total - echoed), 100ms);
         if (r == 0)
             return;
         if (r < 0)
-        {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                continue;
-            return;
-        }
+            continue;  // nothing came within 100 ms (or the connection failed: the deadline ends it)
         if (!write_all(fd, buffer.data(), static_cast<size_t>(r)))
             return;
         echoed += static_cast<size_t>(r);
@@ -141,7 +136,7 @@ TEST_P(Scale, large_transfer_lands_in_scattered_receive_buffers_in_order)
     ASSERT_TRUE(chain.start(s.get()));
     std::jthread writer([&] {
         write_all(peer.get(), data.data(), data.size());
-        ::shutdown(peer.get(), SHUT_WR);
+        shutdown_write(peer.get());
     });
     const bool ended = chain.wait_until_ended();
     if (!ended)
@@ -189,8 +184,9 @@ TEST_P(Scale, large_transfer_each_way_through_an_echoing_peer_arrives_intact)
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_017
 TEST_P(Scale, operations_with_more_buffers_than_iov_max_move_every_byte)
 {
-    // More buffers than one sendmsg/recvmsg call takes (IOV_MAX, 1024 on Linux).
-    constexpr size_t kBuffers = 3000;
+    // More buffers than one sendmsg/recvmsg call takes (IOV_MAX, 1024 on Linux). (Under Wine
+    // at most 1024: see max_buffers_per_operation.)
+    const size_t kBuffers = std::min<size_t>(3000, max_buffers_per_operation());
     constexpr size_t kTotal = 3 * 1024 * 1024;
     Connection c = tcp_connection();
     FdGuard peer(c.peer);
@@ -293,7 +289,12 @@ TEST_P(Scale, many_sends_in_flight_arrive_whole_and_in_order)
     ASSERT_EQ(kSends, order.size());
     for (size_t i = 0; i < kSends; ++i)
     {
-        EXPECT_EQ(i, order[i]);
+        // (The seed's callbacks of one socket may run at once, in any order; the bytes keep
+        // the order of the sends.)
+        if (kPlatform.callbacks_serialized_per_socket)
+        {
+            EXPECT_EQ(i, order[i]);
+        }
         EXPECT_EQ(ASYNC_SOCKET_SEND_OK, results[i]);
     }
 }
@@ -307,7 +308,7 @@ constexpr size_t kMessage = 32;
 // sends back.
 struct Pair
 {
-    Connection c;
+    Connection c{as_handle(kNoSocket), kNoSocket};
     ASYNC_SOCKET_HANDLE socket = nullptr;
     uint8_t in[64] = {};
     std::atomic<int> receives{0};
@@ -361,11 +362,11 @@ protected:
         Scale::SetUp();
         if (IsSkipped() || HasFatalFailure())
             return;
-        const rlim_t needed = 2 * kPairs + open_fd_count() + 64;
-        if (fd_limit() < needed)
-            GTEST_SKIP() << "the descriptor limit " << fd_limit() << " is below the " << needed << " this test needs";
+        const uint64_t needed = 2 * kPairs + 64;
+        if (sockets_left() < needed)
+            GTEST_SKIP() << "the descriptor limit leaves room for " << sockets_left() << " sockets, below the " << needed << " this test needs";
         baseline_threads = thread_count();
-        baseline_fds = open_fd_count();
+        baseline_handles = open_handle_count();
         many = make_engine(GetParam(), 2);
         ASSERT_NE(many, nullptr);
         const auto connections = tcp_connections(kPairs);
@@ -381,7 +382,8 @@ protected:
             p.sent = &sent;
             p.socket = async_socket_create(many, p.c.ours);
             ASSERT_NE(p.socket, nullptr) << "pair " << i;
-            p.c.ours = -1;  // the socket's now
+            given.push_back(p.c.ours);
+            p.c.ours = as_handle(kNoSocket);  // the socket's now
             ASSERT_EQ(0, async_socket_open_async(p.socket, &Pair::on_open, &p)) << "pair " << i;
         }
         ASSERT_TRUE(opened.wait_for(kPairs));
@@ -406,17 +408,34 @@ protected:
             {
                 async_socket_destroy(pairs[i].socket);
                 pairs[i].socket = nullptr;
-                if (pairs[i].c.ours >= 0)
-                    ::close(pairs[i].c.ours);
-                pairs[i].c.ours = -1;
-                if (pairs[i].c.peer >= 0)
-                    ::close(pairs[i].c.peer);
-                pairs[i].c.peer = -1;
+                if (pairs[i].c.ours != as_handle(kNoSocket))
+                    close_socket(pairs[i].c.ours);
+                pairs[i].c.ours = as_handle(kNoSocket);
+                if (pairs[i].c.peer != kNoSocket)
+                    close_socket(pairs[i].c.peer);
+                pairs[i].c.peer = kNoSocket;
             }
         }
         if (many != nullptr)
             execution_engine_dec_ref(many);
         many = nullptr;
+    }
+
+    // After destroy_all: the engine's threads and every handle are gone. The counts are
+    // waited for (bounded): on Linux a thread that pthread_join has returned for can still be
+    // listed in /proc/self/task for a moment (seen: 3 tasks counted, 2 listed right after),
+    // and the Windows pool's threads end after CloseThreadpool, asynchronously
+    // (SRS_EXECUTION_ENGINE_WIN32_77_008).
+    void expect_nothing_left_behind() const
+    {
+        EXPECT_TRUE(wait_for_thread_count(baseline_threads)) << thread_count() << " threads, " << baseline_threads << " before";
+        EXPECT_TRUE(wait_for_count(open_handle_count, baseline_handles)) << open_handle_count() << " handles, " << baseline_handles << " before";
+        // Each handle given to a socket in particular (Wine's GetProcessHandleCount always
+        // says 0, so under Wine this is the check that counts).
+        size_t still_open = 0;
+        for (SOCKET_HANDLE handle : given)
+            still_open += handle_is_open(handle) ? 1 : 0;
+        EXPECT_EQ(0u, still_open) << "handles given to the sockets are still open";
     }
 
     static std::vector<uint8_t> message_for(size_t i) { return pattern(kMessage, static_cast<uint32_t>(1000 + i)); }
@@ -427,7 +446,8 @@ protected:
     Counter received;
     Counter sent;
     size_t baseline_threads = 0;
-    size_t baseline_fds = 0;
+    size_t baseline_handles = 0;
+    std::vector<SOCKET_HANDLE> given;  // the handles given to the sockets
 };
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_021
@@ -467,10 +487,9 @@ TEST_P(ManyPairs, thousand_pairs_with_pending_receives_all_complete_independentl
         EXPECT_EQ(ASYNC_SOCKET_SEND_OK, pairs[i].send_result.load()) << "pair " << i;
     }
 
-    // Nothing is left behind: the engine's threads and every descriptor are gone.
+    // Nothing is left behind: the engine's threads and every handle are gone.
     destroy_all();
-    EXPECT_EQ(baseline_threads, thread_count());
-    EXPECT_EQ(baseline_fds, open_fd_count());
+    expect_nothing_left_behind();
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_02_021
@@ -490,10 +509,9 @@ TEST_P(ManyPairs, thousand_pairs_destroyed_with_receives_pending_complete_each_o
     for (size_t i = 0; i < kPairs; ++i)
     {
         EXPECT_EQ(1, pairs[i].receives.load()) << "pair " << i;
-        EXPECT_EQ(i % 10 == 0 ? ASYNC_SOCKET_RECEIVE_OK : ASYNC_SOCKET_RECEIVE_ABANDONED, pairs[i].receive_result.load()) << "pair " << i;
+        EXPECT_EQ(i % 10 == 0 ? ASYNC_SOCKET_RECEIVE_OK : kPlatform.receive_result_after_close, pairs[i].receive_result.load()) << "pair " << i;
     }
-    EXPECT_EQ(baseline_threads, thread_count());
-    EXPECT_EQ(baseline_fds, open_fd_count());
+    expect_nothing_left_behind();
 }
 
 ASOCK_INSTANTIATE_CONTRACT(Scale);
