@@ -6,16 +6,12 @@ namespace {
 
 using namespace seed;
 
-class Completion : public Contract
-{
-};
-
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_065
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_066
 TEST_P(Completion, a_send_of_every_byte_completes_ok_with_its_context)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(10000, 31);
     ASYNC_SOCKET_BUFFER buffers[2] = {{const_cast<uint8_t*>(data.data()), 4000}, {const_cast<uint8_t*>(data.data()) + 4000, 6000}};
     SendRecord sent;  // its callback finds the record through the context
@@ -56,8 +52,8 @@ TEST_P(Completion, a_large_send_completes_ok_only_once_every_byte_was_sent)
     // The kernel can hold far less than this between the two ends (small send buffer).
     constexpr size_t kMargin = 1024 * 1024;
     Connection c = local_connection();
-    Fd peer(c.peer);
-    set_send_buffer(c.ours, 32 * 1024);
+    ScopedSocket peer(c.peer);
+    set_send_buffer(as_native(c.ours), 32 * 1024);
     const auto data = pattern(kTotal, 32);
     std::vector<ASYNC_SOCKET_BUFFER> buffers;
     for (size_t i = 0; i < kPieces; ++i)
@@ -74,10 +70,7 @@ TEST_P(Completion, a_large_send_completes_ok_only_once_every_byte_was_sent)
     const auto deadline = std::chrono::steady_clock::now() + kTimeout;
     while (got.size() < kTotal && std::chrono::steady_clock::now() < deadline)
     {
-        pollfd p{peer.get(), POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0)
-            continue;
-        const ssize_t n = ::recv(peer.get(), chunk.data(), chunk.size(), MSG_DONTWAIT);
+        const long n = read_some(peer.get(), chunk.data(), chunk.size(), std::chrono::milliseconds(100));
         if (n == 0)
             break;
         if (n < 0)
@@ -99,37 +92,26 @@ TEST_P(Completion, a_large_send_completes_ok_only_once_every_byte_was_sent)
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_065
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_067
-TEST_P(Completion, a_failed_send_completes_with_its_context_and_a_non_ok_result)
+TEST_P(Completion, a_send_that_fails_while_pending_completes_with_its_context_and_a_non_ok_result)
 {
-    // Unreadable memory (ASYNC_SOCKET_SEND_ERROR) and a peer that is gone
-    // (ASYNC_SOCKET_SEND_ABANDONED).
-    Page page(PROT_NONE);
-    ASSERT_NE(nullptr, page.data());
-    {
-        Connection c = local_connection();
-        Fd peer(c.peer);
-        ASYNC_SOCKET_BUFFER buffer{page.data(), 64};
-        SendRecord sent;
-        OwnedSocket s(create_and_open(engine, c.ours));
-        ASSERT_NE(nullptr, s.get());
-        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));
-        ASSERT_TRUE(sent.done.wait_for(1));
-        EXPECT_NE(ASYNC_SOCKET_SEND_OK, sent.result.load());
-        EXPECT_EQ(1, sent.calls.load());
-    }
-    {
-        Connection c = local_connection();
-        char data[] = "abc";
-        ASYNC_SOCKET_BUFFER buffer{data, 3};
-        SendRecord sent;
-        OwnedSocket s(create_and_open(engine, c.ours));
-        ASSERT_NE(nullptr, s.get());
-        ::close(c.peer);
-        ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));
-        ASSERT_TRUE(sent.done.wait_for(1));
-        EXPECT_NE(ASYNC_SOCKET_SEND_OK, sent.result.load());
-        EXPECT_EQ(1, sent.calls.load());
-    }
+    // The portable part of a_failed_send_completes_with_its_context_and_a_non_ok_result
+    // (completion_linux_test.cpp): a send that cannot finish (the peer does not read) fails
+    // when the peer resets the connection.
+    Connection c = tcp_connection();
+    set_send_buffer(as_native(c.ours), 16 * 1024);
+    const auto big = pattern(8 * 1024 * 1024, 35);
+    ASYNC_SOCKET_BUFFER buffer{const_cast<uint8_t*>(big.data()), static_cast<uint32_t>(big.size())};
+    SendRecord sent;  // its callback finds the record through the context
+    OwnedSocket s(create_and_open(engine, c.ours));
+    ASSERT_NE(nullptr, s.get());
+    ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));
+    std::this_thread::sleep_for(kQuiet);
+    ASSERT_EQ(0, sent.calls.load());
+    reset_on_close(c.peer);
+    close_socket(c.peer);
+    ASSERT_TRUE(sent.done.wait_for(1));
+    EXPECT_NE(ASYNC_SOCKET_SEND_OK, sent.result.load());
+    EXPECT_EQ(1, sent.calls.load());
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_071
@@ -137,7 +119,7 @@ TEST_P(Completion, a_failed_send_completes_with_its_context_and_a_non_ok_result)
 TEST_P(Completion, a_receive_completes_ok_with_its_context_and_the_bytes_in_order)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> a(6, 0), b(100, 0);
     ASYNC_SOCKET_BUFFER buffers[2] = {{a.data(), 6}, {b.data(), 100}};
     ReceiveRecord received;  // its callback finds the record through the context
@@ -170,7 +152,7 @@ TEST_P(Completion, a_pending_receive_is_abandoned_with_zero_bytes_when_the_peer_
     ASSERT_EQ(0, async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, &received));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     reset_on_close(c.peer);
-    ::close(c.peer);
+    close_socket(c.peer);
     ASSERT_TRUE(received.done.wait_for(1));
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, received.result.load());
     EXPECT_EQ(0u, received.bytes.load());
@@ -186,27 +168,35 @@ TEST_P(Completion, a_receive_after_the_peer_reset_is_abandoned_with_zero_bytes)
     OwnedSocket s(create_and_open(engine, c.ours));
     ASSERT_NE(nullptr, s.get());
     reset_on_close(c.peer);
-    ::close(c.peer);
+    close_socket(c.peer);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the reset arrives
-    ASSERT_EQ(0, async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, &first));
-    ASSERT_TRUE(first.done.wait_for(1));
-    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, first.result.load());
-    EXPECT_EQ(0u, first.bytes.load());
-    ASSERT_EQ(0, async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, &second));
-    ASSERT_TRUE(second.done.wait_for(1));
-    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, second.result.load());
-    EXPECT_EQ(0u, second.bytes.load());
+    for (ReceiveRecord* record : {&first, &second})
+    {
+        const int r = async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, record);
+        if (r != 0 && kReceiveAfterResetMayFailAtOnce)
+        {
+            // Refused at once (seed 01_105): nothing is called back.
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            EXPECT_EQ(0, record->calls.load());
+            continue;
+        }
+        ASSERT_EQ(0, r);
+        ASSERT_TRUE(record->done.wait_for(1));
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, record->result.load());
+        EXPECT_EQ(0u, record->bytes.load());
+    }
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_01_070
 TEST_P(Completion, a_receive_into_read_only_memory_completes_with_error_and_zero_bytes)
 {
-    Page page(PROT_READ);
+    // On Windows the receive fails at once instead (seed 01_105): kUnusableBufferFailsAtOnce.
+    Page page(PageAccess::read_only);
     ASSERT_NE(nullptr, page.data());
     for (uint32_t buffers : {1u, 2u})
     {
         Connection c = local_connection();
-        Fd peer(c.peer);
+        ScopedSocket peer(c.peer);
         uint8_t writable[4];
         auto* read_only = static_cast<uint8_t*>(page.data());
         ASYNC_SOCKET_BUFFER one[1] = {{read_only, 64}};
@@ -215,7 +205,15 @@ TEST_P(Completion, a_receive_into_read_only_memory_completes_with_error_and_zero
         OwnedSocket s(create_and_open(engine, c.ours));
         ASSERT_NE(nullptr, s.get());
         ASSERT_TRUE(write_all(peer.get(), "some data", 9));
-        ASSERT_EQ(0, async_socket_receive_async(s.get(), buffers == 1 ? one : two, buffers, ReceiveRecord::callback, &received));
+        const int r = async_socket_receive_async(s.get(), buffers == 1 ? one : two, buffers, ReceiveRecord::callback, &received);
+        if (kUnusableBufferFailsAtOnce)
+        {
+            EXPECT_NE(0, r) << buffers << " buffer(s)";
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            EXPECT_EQ(0, received.calls.load()) << buffers << " buffer(s)";
+            continue;
+        }
+        ASSERT_EQ(0, r);
         ASSERT_TRUE(received.done.wait_for(1));
         EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ERROR, received.result.load()) << buffers << " buffer(s)";
         EXPECT_EQ(0u, received.bytes.load());
@@ -226,7 +224,7 @@ TEST_P(Completion, a_receive_into_read_only_memory_completes_with_error_and_zero
 TEST_P(Completion, receives_after_the_peer_shut_down_are_abandoned_with_zero_bytes)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(64);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 64};
     ReceiveRecord pending, later, last;
@@ -234,7 +232,7 @@ TEST_P(Completion, receives_after_the_peer_shut_down_are_abandoned_with_zero_byt
     ASSERT_NE(nullptr, s.get());
     ASSERT_EQ(0, async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, &pending));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_EQ(0, ::shutdown(peer.get(), SHUT_WR));
+    ASSERT_TRUE(shutdown_write(peer.get()));
     ASSERT_TRUE(pending.done.wait_for(1));
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, pending.result.load());
     EXPECT_EQ(0u, pending.bytes.load());
@@ -294,7 +292,7 @@ struct ReceiveChain
 TEST_P(Completion, a_receive_callback_may_free_its_buffer_and_receive_again)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(5000, 33);
     ReceiveChain chain;
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -359,7 +357,7 @@ struct SendChain
 TEST_P(Completion, a_send_callback_may_free_its_buffer_and_send_again)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(64 * 1000, 34);
     SendChain chain;
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -394,7 +392,7 @@ struct FreeingReceive
 TEST_P(Completion, an_abandoned_receive_callback_may_free_its_buffer)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     FreeingReceive receives[3];
     OwnedSocket s(create_and_open(engine, c.ours));
     ASSERT_NE(nullptr, s.get());
@@ -409,7 +407,7 @@ TEST_P(Completion, an_abandoned_receive_callback_may_free_its_buffer)
     for (auto& r : receives)
     {
         EXPECT_EQ(1, r.calls.load());
-        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, r.result.load());
+        EXPECT_EQ(kPlatform.receive_result_after_close, r.result.load());
         EXPECT_EQ(nullptr, r.buffer);
     }
 }

@@ -7,12 +7,8 @@ namespace {
 
 using namespace seed;
 
-class Receive : public Contract
-{
-};
-
 // Checks that no receive is pending: bytes the peer sends now go to the receive started next.
-void expect_no_receive_pending(ASYNC_SOCKET_HANDLE socket, int peer)
+void expect_no_receive_pending(ASYNC_SOCKET_HANDLE socket, NativeSocket peer)
 {
     ASSERT_TRUE(write_all(peer, "next", 4));
     std::vector<uint8_t> in(4);
@@ -79,7 +75,7 @@ TEST_P(Receive, receive_without_a_socket_fails)
 TEST_P(Receive, receive_without_buffers_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     ReceiveRecord received;
     OwnedSocket s(create_and_open(engine, c.ours));
     ASSERT_NE(nullptr, s.get());
@@ -92,7 +88,7 @@ TEST_P(Receive, receive_without_buffers_fails)
 TEST_P(Receive, receive_of_zero_buffers_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     ReceiveRecord received;
@@ -107,7 +103,7 @@ TEST_P(Receive, receive_of_zero_buffers_fails)
 TEST_P(Receive, receive_with_a_null_buffer_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffers[2] = {{in.data(), 8}, {nullptr, 8}};
     ReceiveRecord received;
@@ -122,7 +118,7 @@ TEST_P(Receive, receive_with_a_null_buffer_fails)
 TEST_P(Receive, receive_with_an_empty_buffer_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffers[2] = {{in.data(), 8}, {in.data(), 0}};
     ReceiveRecord received;
@@ -137,7 +133,7 @@ TEST_P(Receive, receive_with_an_empty_buffer_fails)
 TEST_P(Receive, receive_of_more_than_uint32_max_bytes_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     // The lengths are checked before any memory is used: a small buffer stands for all.
     std::vector<uint8_t> in(16);
     ASYNC_SOCKET_BUFFER max_and_one[2] = {{in.data(), UINT32_MAX}, {in.data(), 1}};
@@ -156,7 +152,7 @@ TEST_P(Receive, receive_of_more_than_uint32_max_bytes_fails)
 TEST_P(Receive, receive_without_a_callback_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -169,7 +165,7 @@ TEST_P(Receive, receive_without_a_callback_fails)
 TEST_P(Receive, receive_accepts_a_null_context)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     g_null_context_calls = 0;
@@ -188,7 +184,7 @@ TEST_P(Receive, receive_accepts_a_null_context)
 TEST_P(Receive, receive_on_a_socket_never_opened_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     ReceiveRecord received;
@@ -204,7 +200,7 @@ TEST_P(Receive, receive_on_a_socket_never_opened_fails)
 TEST_P(Receive, receive_on_a_closed_socket_fails)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     ReceiveRecord received;
@@ -220,7 +216,7 @@ TEST_P(Receive, receive_on_a_closed_socket_fails)
 TEST_P(Receive, each_receive_calls_back_its_own_callback_with_its_own_context_and_buffers)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in_a(4, 0), in_b(4, 0);
     ASYNC_SOCKET_BUFFER buffer_a{in_a.data(), 4};
     ASYNC_SOCKET_BUFFER buffer_b{in_b.data(), 4};
@@ -245,7 +241,7 @@ TEST_P(Receive, each_receive_calls_back_its_own_callback_with_its_own_context_an
 TEST_P(Receive, receive_keeps_its_own_copy_of_the_buffer_array)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> first(5, 0), second(5, 0), decoy(10, 0);
     ReceiveRecord received;
     OwnedSocket s(create_and_open(engine, c.ours));
@@ -274,7 +270,7 @@ TEST_P(Receive, receive_keeps_its_own_copy_of_the_buffer_array)
 TEST_P(Receive, receive_fills_the_buffers_in_order)
 {
     Connection c = local_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(12 + 1000, 21);
     std::vector<uint8_t> a(3, 0), b(4, 0), d(5, 0), big(2000, 0);
     ASYNC_SOCKET_BUFFER buffers[4] = {{a.data(), 3}, {b.data(), 4}, {d.data(), 5}, {big.data(), 2000}};
@@ -301,9 +297,9 @@ TEST_P(Receive, a_pending_receive_on_a_blocking_handle_does_not_block_the_loop)
     // Both sockets are on the fixture's single loop; both handles are blocking.
     Connection quiet = local_connection();
     Connection other = local_connection();
-    Fd quiet_peer(quiet.peer);
-    Fd other_peer(other.peer);
-    ASSERT_EQ(0, ::fcntl(quiet.ours, F_GETFL) & O_NONBLOCK);
+    ScopedSocket quiet_peer(quiet.peer);
+    ScopedSocket other_peer(other.peer);
+    ASSERT_TRUE(is_blocking(quiet.ours));
     std::vector<uint8_t> in(8);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 8};
     ReceiveRecord pending;
@@ -326,7 +322,7 @@ TEST_P(Receive, a_pending_receive_on_a_blocking_handle_does_not_block_the_loop)
 TEST_P(Receive, a_receive_stays_pending_until_data_arrives)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(64);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 64};
     ReceiveRecord received;
@@ -347,7 +343,7 @@ TEST_P(Receive, a_receive_stays_pending_until_data_arrives)
 TEST_P(Receive, receive_returns_zero_and_calls_back_exactly_once)
 {
     Connection c = tcp_connection();
-    Fd peer(c.peer);
+    ScopedSocket peer(c.peer);
     std::vector<uint8_t> in(64);
     ASYNC_SOCKET_BUFFER buffer{in.data(), 64};
     ReceiveRecord received;
