@@ -176,6 +176,15 @@ extern "C" ASOCK_LINUX_BACKEND execution_engine_linux_get_backend(EXECUTION_ENGI
     return execution_engine == nullptr ? ASOCK_LINUX_BACKEND_DEFAULT : Engine::from_handle(execution_engine)->backend();
 }
 
+extern "C" int execution_engine_linux_set_busy_poll(EXECUTION_ENGINE_HANDLE execution_engine, uint32_t spin_microseconds)
+{
+    constexpr uint32_t kMaxSpinMicroseconds = 1000000;
+    if (execution_engine == nullptr || spin_microseconds > kMaxSpinMicroseconds)
+        return 1;
+    Engine::from_handle(execution_engine)->set_busy_poll_us(spin_microseconds);
+    return 0;
+}
+
 extern "C" int execution_engine_linux_io_uring_available(void)
 {
     return asock::detail::io_uring_usable() ? 1 : 0;

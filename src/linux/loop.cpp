@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "detail/engine.h"
@@ -150,6 +151,9 @@ void Loop::run() noexcept
         process_inbox();
         flush_dirty();
         free_deferred();
+        const uint32_t spin_us = engine_->busy_poll_us();
+        if (spin_us != 0 && local_.empty() && dirty_.next == &dirty_ && spin_for_work(spin_us))
+            continue;
         const bool block = prepare_to_block();
         backend_->poll(block);
         needs_wake_.store(false, std::memory_order_relaxed);
@@ -170,6 +174,25 @@ bool Loop::prepare_to_block() noexcept
         return false;
     }
     return true;
+}
+
+// The low-latency mode: polls without sleeping for up to spin_us, so that a completion or a
+// post arriving soon is seen without the cost of a sleep and a wake-up. Returns true as soon
+// as there is work (the iteration then goes round again), false when the time is up.
+bool Loop::spin_for_work(uint32_t spin_us) noexcept
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+    for (;;)
+    {
+        // Reading the clock costs more than one empty poll of io_uring's completion queue.
+        for (int i = 0; i < 16; ++i)
+        {
+            if (backend_->poll(false) || inbox_.load(std::memory_order_relaxed) != nullptr || stop_requested_.load(std::memory_order_relaxed))
+                return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            return false;
+    }
 }
 
 // --- Hand-over -----------------------------------------------------------------------------

@@ -79,9 +79,10 @@ public:
             do_sends(socket);
     }
 
-    void poll(bool block) noexcept override
+    bool poll(bool block) noexcept override
     {
         event_count_ = sys::epoll_wait(epoll_fd_, events_, kMaxEvents, block ? -1 : 0);
+        const bool dispatched = event_count_ > 0;
         // A failed wait (EINTR) dispatches nothing; the loop simply comes round again.
         for (next_event_ = 0; next_event_ < event_count_;)
         {
@@ -93,6 +94,7 @@ public:
         }
         event_count_ = 0;
         next_event_ = 0;
+        return dispatched;
     }
 
     void wake() noexcept override

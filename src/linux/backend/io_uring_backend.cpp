@@ -146,7 +146,7 @@ public:
             start_send(socket);
     }
 
-    void poll(bool block) noexcept override
+    bool poll(bool block) noexcept override
     {
         if (!wake_armed_)
             arm_wake();
@@ -159,7 +159,7 @@ public:
         else if (io_uring_sq_ready(&ring_) != 0)
             submit();
         release_scratch();
-        dispatch_stashed();
+        bool dispatched = dispatch_stashed();
         io_uring_cqe* cqe;
         while (io_uring_peek_cqe(&ring_, &cqe) == 0)
         {
@@ -167,7 +167,9 @@ public:
             const int result = cqe->res;
             io_uring_cqe_seen(&ring_, cqe);
             dispatch(data, result);
+            dispatched = true;
         }
+        return dispatched;
     }
 
     void wake() noexcept override
@@ -380,8 +382,9 @@ private:
         }
     }
 
-    void dispatch_stashed() noexcept
+    bool dispatch_stashed() noexcept
     {
+        const bool any = !stashed_.empty();
         while (!stashed_.empty())
         {
             std::vector<Completion> batch;
@@ -389,6 +392,7 @@ private:
             for (const Completion& completion : batch)
                 dispatch(completion.data, completion.result);
         }
+        return any;
     }
 
     void orphan(Op* op) noexcept

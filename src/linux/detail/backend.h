@@ -33,8 +33,9 @@ public:
     // them, running their callbacks.
     virtual void flush(Socket& socket) noexcept = 0;
 
-    // Waits for I/O (unless block is false) and dispatches what completed.
-    virtual void poll(bool block) noexcept = 0;
+    // Waits for I/O (unless block is false) and dispatches what completed. Returns true when
+    // it dispatched anything (a completion, an event or a wake-up).
+    virtual bool poll(bool block) noexcept = 0;
 
     // Makes a poll(true) in progress or about to start return. Any thread.
     virtual void wake() noexcept = 0;

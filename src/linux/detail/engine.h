@@ -25,6 +25,9 @@ public:
     Loop& pick_loop() noexcept;
     ASOCK_LINUX_BACKEND backend() const noexcept { return backend_; }
     size_t loop_count() const noexcept { return loops_.size(); }
+    // Opt-in low-latency mode: how long a loop polls before it sleeps (0: it does not).
+    uint32_t busy_poll_us() const noexcept { return busy_poll_us_.load(std::memory_order_relaxed); }
+    void set_busy_poll_us(uint32_t us) noexcept { busy_poll_us_.store(us, std::memory_order_relaxed); }
 
     static Engine* from_handle(EXECUTION_ENGINE_HANDLE handle) noexcept { return reinterpret_cast<Engine*>(handle); }
     EXECUTION_ENGINE_HANDLE handle() noexcept { return reinterpret_cast<EXECUTION_ENGINE_HANDLE>(this); }
@@ -36,6 +39,7 @@ private:
 
     std::atomic<uint32_t> refs_{1};
     std::atomic<uint32_t> next_loop_{0};
+    std::atomic<uint32_t> busy_poll_us_{0};
     ASOCK_LINUX_BACKEND backend_ = ASOCK_LINUX_BACKEND_DEFAULT;
     std::vector<std::unique_ptr<Loop>> loops_;
 };

@@ -141,6 +141,7 @@ private:
     void flush_socket(Socket& socket) noexcept;
     void free_deferred() noexcept;
     bool prepare_to_block() noexcept;
+    bool spin_for_work(uint32_t spin_us) noexcept;
     static void unlink_dirty(Socket& socket) noexcept;
 
     Engine* const engine_;
