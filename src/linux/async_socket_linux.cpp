@@ -43,7 +43,7 @@ enum class Submit
 // across the check and the hand-over is what lets close wait for calls in progress.
 Submit submit(Socket& socket, Op* op) noexcept
 {
-    std::lock_guard<std::mutex> lock(socket.mutex);
+    std::lock_guard<SmallMutex> lock(socket.mutex);
     if (socket.state != SocketState::open)
         return Submit::not_open;
     Loop& loop = *socket.loop;
@@ -58,7 +58,7 @@ Submit submit(Socket& socket, Op* op) noexcept
 // this thread waits until it is done. The request also goes when the socket is already
 // closed (or closing): the loop answers it only once no frame of its stack refers to the
 // socket, so that the caller may then free it (destroy) without racing the loop.
-void close_elsewhere(Socket& socket, std::unique_lock<std::mutex>& lock) noexcept
+void close_elsewhere(Socket& socket, std::unique_lock<SmallMutex>& lock) noexcept
 {
     if (socket.state == SocketState::created)
         return;
@@ -70,10 +70,8 @@ void close_elsewhere(Socket& socket, std::unique_lock<std::mutex>& lock) noexcep
     if (!socket.close_request_pending)
     {
         socket.close_request_pending = true;
-        socket.close_request.socket = &socket;
-        socket.close_request.kind = ItemKind::close_request;
         // Posted under the mutex: whoever sees the pending flag also finds the request queued.
-        socket.loop->post(&socket.close_request);
+        socket.loop->post(socket.close_request());
     }
     lock.unlock();
     waiter.wait();
@@ -81,7 +79,7 @@ void close_elsewhere(Socket& socket, std::unique_lock<std::mutex>& lock) noexcep
 
 void close_socket(Socket& socket) noexcept
 {
-    std::unique_lock<std::mutex> lock(socket.mutex);
+    std::unique_lock<SmallMutex> lock(socket.mutex);
     // opening lasts only while another thread is inside open_async.
     while (socket.state == SocketState::opening)
     {
@@ -148,9 +146,7 @@ void socket_destroy(Socket& socket) noexcept
         // A callback of another loop: its close may have been released while a callback of
         // this socket was still running on the owner (two loops closing each other's
         // sockets), so the owner frees it once its stack is clear.
-        socket.release_request.socket = &socket;
-        socket.release_request.kind = ItemKind::release;
-        owner.post(&socket.release_request);
+        owner.post(socket.release_request());
         return;
     }
     Engine& engine = *socket.engine;
@@ -161,7 +157,7 @@ void socket_destroy(Socket& socket) noexcept
 int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context) noexcept
 {
     {
-        std::lock_guard<std::mutex> lock(socket.mutex);
+        std::lock_guard<SmallMutex> lock(socket.mutex);
         if (socket.state == SocketState::open || socket.state == SocketState::opening)
             return EALREADY;
         if (socket.state != SocketState::created)
@@ -171,7 +167,7 @@ int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, 
     int error = is_stream_socket(socket.fd) ? 0 : ENOTSOCK;
     if (error == 0)
         error = socket.loop->backend().attach(socket);
-    std::lock_guard<std::mutex> lock(socket.mutex);
+    std::lock_guard<SmallMutex> lock(socket.mutex);
     if (error != 0)
     {
         socket.state = SocketState::created;
@@ -180,11 +176,9 @@ int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, 
     socket.state = SocketState::open;
     socket.on_open_complete = on_open_complete;
     socket.on_open_complete_context = on_open_complete_context;
-    socket.open_notice.socket = &socket;
-    socket.open_notice.kind = ItemKind::open_notice;
     // Always through the inbox, also on the loop's own thread: the callback must not run
     // inside this call.
-    socket.loop->post(&socket.open_notice);
+    socket.loop->post(socket.open_notice());
     return 0;
 }
 

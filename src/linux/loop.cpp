@@ -249,7 +249,7 @@ void Loop::process_inbox() noexcept
 
 void Loop::process_item(Item* item) noexcept
 {
-    Socket& socket = *item->socket;
+    Socket& socket = socket_of(item);
     switch (item->kind)
     {
     case ItemKind::send:
@@ -296,20 +296,19 @@ void Loop::queue_op(Op* op) noexcept
 
 void Loop::mark_dirty(Socket& socket) noexcept
 {
-    if (socket.dirty || socket.detached)
+    if (socket.linked() || socket.detached)
         return;
-    socket.dirty = true;
     link_at_tail(dirty_, socket);
 }
 
 void Loop::unlink_dirty(Socket& socket) noexcept
 {
-    if (!socket.dirty)
+    DirtyNode& node = socket;
+    if (!node.linked())
         return;
-    socket.prev->next = socket.next;
-    socket.next->prev = socket.prev;
-    socket.prev = socket.next = &socket;
-    socket.dirty = false;
+    node.prev->next = node.next;
+    node.next->prev = node.prev;
+    node.prev = node.next = &node;
 }
 
 // Sockets marked dirty by the callbacks that run here wait for the next iteration, after
@@ -425,7 +424,11 @@ void Loop::close_here(Socket& socket) noexcept
     // inbox: they belong to this close (it must complete them), so take them now.
     drain_inbox();
     ItemQueue mine;
-    local_.extract_if([&socket](Item* item) { return item->socket == &socket && (item->kind == ItemKind::send || item->kind == ItemKind::receive || item->kind == ItemKind::open_notice); }, mine);
+    local_.extract_if(
+        [&socket](Item* item) {
+            return (item->kind == ItemKind::send || item->kind == ItemKind::receive || item->kind == ItemKind::open_notice) && &socket_of(item) == &socket;
+        },
+        mine);
     bool open_notice = false;
     while (Item* item = mine.pop_front())
     {
@@ -471,7 +474,7 @@ void Loop::perform_close(Socket& socket) noexcept
         callback(context, ASYNC_SOCKET_SEND_ABANDONED);
     }
     {
-        std::lock_guard<std::mutex> lock(socket.mutex);
+        std::lock_guard<SmallMutex> lock(socket.mutex);
         socket.state = SocketState::closed;
     }
     // A loop thread waiting for this close is released now even if a callback of the socket
@@ -485,7 +488,7 @@ void Loop::process_close_request(Socket& socket) noexcept
     SocketScope scope(*this, socket);
     if (!socket.detached)
         perform_close(socket);
-    std::lock_guard<std::mutex> lock(socket.mutex);
+    std::lock_guard<SmallMutex> lock(socket.mutex);
     socket.close_request_pending = false;
 }
 
@@ -498,7 +501,7 @@ void Loop::release_close_waiters(Socket& socket, bool stack_clear) noexcept
 {
     CloseWaiter* ready = nullptr;
     {
-        std::lock_guard<std::mutex> lock(socket.mutex);
+        std::lock_guard<SmallMutex> lock(socket.mutex);
         if (socket.state != SocketState::closed)
             return;
         const bool anyone = stack_clear && !socket.close_request_pending;
@@ -528,29 +531,30 @@ void Loop::release_close_waiters(Socket& socket, bool stack_clear) noexcept
 
 void Loop::defer_free(Socket& socket) noexcept
 {
-    socket.free_next = to_free_;
-    to_free_ = &socket;
+    Item* link = socket.release_request();
+    link->next = to_free_;
+    to_free_ = link;
 }
 
 void Loop::free_deferred() noexcept
 {
-    Socket** link = &to_free_;
+    Item** link = &to_free_;
     while (*link != nullptr)
     {
-        Socket* socket = *link;
+        Socket* socket = &socket_of(*link);
         bool pending;
         {
-            std::lock_guard<std::mutex> lock(socket->mutex);
+            std::lock_guard<SmallMutex> lock(socket->mutex);
             pending = socket->close_request_pending || socket->close_waiters != nullptr;
         }
         if (pending)
         {
             // A close request of another thread still refers to it (it is processed in the
             // next iteration), or a closer still has to be released.
-            link = &socket->free_next;
+            link = &(*link)->next;
             continue;
         }
-        *link = socket->free_next;
+        *link = (*link)->next;
         Engine& engine = *socket->engine;
         delete socket;
         engine.dec_ref();

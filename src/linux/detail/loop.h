@@ -162,7 +162,7 @@ private:
     ItemQueue local_;       // drained from the inbox, not yet processed
     DirtyNode dirty_;       // sentinel: sockets with I/O to start
     DirtyNode flushing_;    // sentinel: the dirty sockets being flushed now
-    Socket* to_free_ = nullptr;
+    Item* to_free_ = nullptr;  // release requests of the sockets to free (see defer_free)
 };
 
 }  // namespace asock::detail

@@ -22,11 +22,12 @@ enum class ItemKind : uint8_t
 };
 
 // Intrusive link shared by everything a loop queues: an item is in at most one list at a
-// time (a loop's inbox, its local list, or a socket's operation queue).
+// time (a loop's inbox, its local list, or a socket's operation queue). The socket it
+// belongs to is found from its kind (socket_of, in socket.h): operations point to it, the
+// other items are parts of the socket itself, which saves a pointer in each.
 struct Item
 {
     Item* next = nullptr;
-    Socket* socket = nullptr;
     ItemKind kind = ItemKind::send;
 };
 
@@ -37,6 +38,7 @@ inline constexpr uint32_t kInlineBuffers = 4;
 // descriptors (the caller may reuse its ASYNC_SOCKET_BUFFER array as soon as the call returns).
 struct Op : Item
 {
+    Socket* socket = nullptr;
     union
     {
         ON_ASYNC_SOCKET_SEND_COMPLETE on_send;
