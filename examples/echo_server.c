@@ -9,8 +9,12 @@
 
    Any ABANDONED/ERROR result (peer gone, socket closed) ends the connection.
 
-   Usage: asock-echo-server --port N [--threads T] [--backend io_uring|epoll]
-   Stops on SIGINT/SIGTERM. Exit status: 0 after a clean stop, 1 on error, 3 when the
+   Usage: asock-echo-server --port N [--threads T] [--backend io_uring|epoll] [--gather]
+                            [--busy-poll MICROSECONDS]
+   --port 0 picks a free port; the first line printed is "listening on 127.0.0.1:PORT ...".
+   --gather sends each echo as two buffers (the first min(16, n) bytes, then the rest) in one
+   send call; --busy-poll makes the engine's threads poll before they sleep. The benchmarks
+   (bench/) build this same source as bench-echo-asock. Stops on SIGINT/SIGTERM. Exit status: 0 after a clean stop, 1 on error, 3 when the
    requested backend cannot run on this machine (io_uring not allowed by the kernel). */
 #define _GNU_SOURCE /* accept4 */
 
@@ -30,6 +34,7 @@
 #include "asock/execution_engine_linux.h"
 
 #define BUFFER_SIZE (64 * 1024)
+#define GATHER_HEAD_BYTES 16
 
 typedef struct CONNECTION
 {
@@ -47,6 +52,7 @@ static int stopping;
 
 static volatile sig_atomic_t stop_requested;
 static int listener = -1;
+static int gather; /* --gather */
 
 static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t bytes_received);
 
@@ -95,8 +101,11 @@ static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32
     if (result == ASYNC_SOCKET_RECEIVE_OK)
     {
         /* The buffer is not touched again until on_send has run. */
-        ASYNC_SOCKET_BUFFER out = {connection->buffer, bytes_received};
-        if (async_socket_send_async(connection->socket, &out, 1, on_send, connection) == ASYNC_SOCKET_SEND_SYNC_OK)
+        const uint32_t head = gather && bytes_received > GATHER_HEAD_BYTES ? GATHER_HEAD_BYTES : bytes_received;
+        ASYNC_SOCKET_BUFFER out[2] = {{connection->buffer, head},
+                                      {connection->buffer + head, bytes_received - head}};
+        if (async_socket_send_async(connection->socket, out, head < bytes_received ? 2 : 1, on_send, connection) ==
+            ASYNC_SOCKET_SEND_SYNC_OK)
             return;
     }
     connection_end(connection);
@@ -151,7 +160,8 @@ static void on_signal(int signal_number)
 
 static int usage(const char* program)
 {
-    fprintf(stderr, "usage: %s --port N [--threads T] [--backend io_uring|epoll]\n", program);
+    fprintf(stderr, "usage: %s --port N [--threads T] [--backend io_uring|epoll] [--gather] [--busy-poll US]\n",
+            program);
     return 1;
 }
 
@@ -159,9 +169,15 @@ int main(int argc, char** argv)
 {
     long port = -1;
     long threads = 1;
+    long busy_poll_us = 0;
     ASOCK_LINUX_BACKEND backend = ASOCK_LINUX_BACKEND_DEFAULT;
     for (int i = 1; i < argc; ++i)
     {
+        if (strcmp(argv[i], "--gather") == 0)
+        {
+            gather = 1;
+            continue;
+        }
         const char* value = i + 1 < argc ? argv[i + 1] : NULL;
         if (value == NULL)
             return usage(argv[0]);
@@ -169,6 +185,8 @@ int main(int argc, char** argv)
             port = strtol(value, NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0)
             threads = strtol(value, NULL, 10);
+        else if (strcmp(argv[i], "--busy-poll") == 0)
+            busy_poll_us = strtol(value, NULL, 10);
         else if (strcmp(argv[i], "--backend") == 0 && strcmp(value, "io_uring") == 0)
             backend = ASOCK_LINUX_BACKEND_IO_URING;
         else if (strcmp(argv[i], "--backend") == 0 && strcmp(value, "epoll") == 0)
@@ -177,7 +195,7 @@ int main(int argc, char** argv)
             return usage(argv[0]);
         ++i;
     }
-    if (port < 0 || port > 65535 || threads < 1 || threads > 1024)
+    if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || busy_poll_us < 0 || busy_poll_us > 1000000)
         return usage(argv[0]);
 
     EXECUTION_ENGINE_PARAMETERS parameters = {(uint32_t)threads, 0};
@@ -190,6 +208,11 @@ int main(int argc, char** argv)
             return 3;
         }
         fprintf(stderr, "asock-echo-server: execution_engine_linux_create failed\n");
+        return 1;
+    }
+    if (busy_poll_us > 0 && execution_engine_linux_set_busy_poll(engine, (uint32_t)busy_poll_us) != 0)
+    {
+        fprintf(stderr, "asock-echo-server: execution_engine_linux_set_busy_poll failed\n");
         return 1;
     }
 
@@ -216,7 +239,7 @@ int main(int argc, char** argv)
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
 
-    printf("asock-echo-server listening on 127.0.0.1:%u (backend %s, %ld thread%s)\n", (unsigned)ntohs(address.sin_port),
+    printf("listening on 127.0.0.1:%u (asock-echo-server, backend %s, %ld thread%s)\n", (unsigned)ntohs(address.sin_port),
            ASOCK_LINUX_BACKEND_to_string(execution_engine_linux_get_backend(engine)), threads, threads == 1 ? "" : "s");
     fflush(stdout);
 

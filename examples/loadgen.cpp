@@ -2,11 +2,12 @@
 // is a plain single-threaded epoll client, so that it measures the server and nothing else.
 //
 //   asock-loadgen --port N [--host 127.0.0.1] --connections C --size S --seconds D [--warmup W]
+//                 [--server-pid PID]
 //
-// Each of the C connections sends a message of S bytes (a pattern that differs per message),
-// waits until all S bytes have come back, checks them byte for byte, records the round trip
-// and sends the next message. Round trips completed during the first W seconds are not
-// counted; then the run measures for D seconds and prints one line of JSON:
+// It first opens the C connections; then each one sends a message of S bytes (a pattern that
+// differs per message), waits until all S bytes have come back, checks them byte for byte,
+// records the round trip and sends the next message. Round trips completed during the first
+// W seconds are not counted; then the run measures for D seconds and prints one line of JSON:
 //
 //   {"connections":C,"size":S,"seconds":D,"round_trips":N,"round_trips_per_sec":X,
 //    "mib_per_sec":Y,"p50_us":A,"p99_us":B,"errors":E}
@@ -14,6 +15,10 @@
 // mib_per_sec counts the payload echoed (S bytes per round trip, one direction). Any
 // connection error or byte mismatch is an error: the run stops at once, still prints its
 // JSON line and exits with status 1.
+//
+// With --server-pid, the JSON also has "server_cpu_s" (the CPU time all threads of that
+// process used during the measured window) and "server_cpu_us_per_rt" (that per round trip).
+// The benchmarks (bench/) build this same source as bench-loadgen.
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -29,6 +34,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -44,6 +53,7 @@ struct Options
     long size = 64;
     double seconds = 3.0;
     double warmup = 0.5;
+    long server_pid = 0; // 0: no CPU measurement
 };
 
 struct Connection
@@ -55,8 +65,51 @@ struct Connection
     std::vector<unsigned char> in;
     size_t sent = 0;
     size_t received = 0;
+    // Edge-triggered epoll: a direction is tried again only after an event says it may have
+    // changed. This saves the recv that would only return EAGAIN after every send.
+    bool readable = true;
+    bool writable = true;
     Clock::time_point started;
 };
+
+// CPU time used so far by every thread of a process, in seconds; nullopt if it cannot be read.
+// The first field of /proc/PID/task/TID/schedstat is the thread's time on a CPU in
+// nanoseconds; /proc/PID/stat (utime + stime, in clock ticks of usually 10 ms) is the fallback
+// for kernels without schedstat.
+std::optional<double> process_cpu_seconds(long pid)
+{
+    const std::filesystem::path process = "/proc/" + std::to_string(pid);
+    std::error_code error;
+    double nanoseconds = 0;
+    bool found = false;
+    for (const auto& task : std::filesystem::directory_iterator(process / "task", error))
+    {
+        std::ifstream schedstat(task.path() / "schedstat");
+        double on_cpu = 0;
+        if (schedstat >> on_cpu)
+        {
+            nanoseconds += on_cpu;
+            found = true;
+        }
+    }
+    if (found)
+        return nanoseconds / 1e9;
+
+    std::ifstream stat(process / "stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos)
+        return std::nullopt;
+    // After the command name (in parentheses, may hold spaces) come fields 3, 4, ...;
+    // utime and stime are fields 14 and 15.
+    std::istringstream fields(line.substr(line.rfind(')') + 1));
+    std::string skipped;
+    for (int field = 3; field < 14; ++field)
+        fields >> skipped;
+    double utime = 0, stime = 0;
+    if (!(fields >> utime >> stime))
+        return std::nullopt;
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // Byte i of message m on connection c. Consecutive messages differ in every byte.
 unsigned char pattern(unsigned c, uint64_t m, size_t i)
@@ -148,19 +201,26 @@ public:
         for (;;)
         {
             const auto now = Clock::now();
+            if (!cpu_at_start_ && now >= measure_from_)
+                cpu_at_start_ = server_cpu_seconds();
             if (now >= measure_until_)
                 break;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(measure_until_ - now).count();
+            const auto next = now < measure_from_ ? measure_from_ : measure_until_;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
             const int n = epoll_wait(epoll, events.data(), static_cast<int>(events.size()),
                                      static_cast<int>(std::clamp<long long>(left + 1, 1, 100)));
             if (n < 0 && errno != EINTR)
                 return fail("epoll_wait");
             for (int i = 0; i < n; ++i)
             {
-                if (!pump(*static_cast<Connection*>(events[i].data.ptr)))
+                Connection& c = *static_cast<Connection*>(events[i].data.ptr);
+                c.readable |= (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+                c.writable |= (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+                if (!pump(c))
                     return finish();
             }
         }
+        cpu_at_end_ = server_cpu_seconds();
         close(epoll);
         return finish();
     }
@@ -178,57 +238,100 @@ private:
         return finish();
     }
 
-    // Moves a connection forward as far as the socket allows (edge-triggered: until both
-    // directions would block). False on an error.
+    enum class Step
+    {
+        progress,
+        blocked, // would block, or nothing to do in that direction
+        error,
+    };
+
+    // Moves a connection forward as far as the socket allows: edge-triggered, so each
+    // direction is pushed until it would block or has nothing to do. False on an error.
     bool pump(Connection& c)
     {
-        const size_t size = c.out.size();
-        for (bool progress = true; progress;)
+        for (;;)
         {
-            progress = false;
-            if (c.sent < size)
-            {
-                const ssize_t n = send(c.fd, c.out.data() + c.sent, size - c.sent, MSG_NOSIGNAL);
-                if (n > 0)
-                {
-                    c.sent += static_cast<size_t>(n);
-                    progress = true;
-                }
-                else if (errno != EAGAIN && errno != EINTR)
-                {
-                    std::fprintf(stderr, "asock-loadgen: send on connection %u: %s\n", c.id, std::strerror(errno));
-                    ++errors_;
-                    return false;
-                }
-            }
-            const ssize_t n = recv(c.fd, c.in.data() + c.received, size - c.received, 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            {
-                std::fprintf(stderr, "asock-loadgen: receive on connection %u: %s\n", c.id,
-                             n == 0 ? "connection closed by the server" : std::strerror(errno));
-                ++errors_;
+            const Step sent = send_some(c);
+            const Step received = sent == Step::error ? Step::error : receive_some(c);
+            if (sent == Step::error || received == Step::error)
                 return false;
-            }
-            if (n < 0)
-                continue;
-            progress = true;
-            if (c.received + static_cast<size_t>(n) > c.sent ||
-                std::memcmp(c.in.data() + c.received, c.out.data() + c.received, static_cast<size_t>(n)) != 0)
-            {
-                std::fprintf(stderr, "asock-loadgen: connection %u: echoed bytes differ from the bytes sent\n", c.id);
-                ++errors_;
-                return false;
-            }
-            c.received += static_cast<size_t>(n);
-            if (c.received == size)
-            {
-                const auto now = Clock::now();
-                if (now >= measure_from_ && now < measure_until_)
-                    latencies_ns_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.started).count());
-                start_message(c);
-            }
+            if (sent == Step::blocked && received == Step::blocked)
+                return true;
         }
-        return true;
+    }
+
+    Step send_some(Connection& c)
+    {
+        const size_t size = c.out.size();
+        if (!c.writable || c.sent == size)
+            return Step::blocked;
+        const ssize_t n = send(c.fd, c.out.data() + c.sent, size - c.sent, MSG_NOSIGNAL);
+        if (n > 0)
+        {
+            c.sent += static_cast<size_t>(n);
+            return Step::progress;
+        }
+        if (errno == EINTR)
+            return Step::progress;
+        if (errno == EAGAIN)
+        {
+            c.writable = false;
+            return Step::blocked;
+        }
+        std::fprintf(stderr, "asock-loadgen: send on connection %u: %s\n", c.id, std::strerror(errno));
+        ++errors_;
+        return Step::error;
+    }
+
+    // Receives echoed bytes; only bytes already sent can come back, so there is nothing to
+    // wait for (and no recv to make) while everything sent has been received.
+    Step receive_some(Connection& c)
+    {
+        if (!c.readable || c.received == c.sent)
+            return Step::blocked;
+        const size_t wanted = c.sent - c.received;
+        const ssize_t n = recv(c.fd, c.in.data() + c.received, wanted, 0);
+        if (n < 0 && errno == EINTR)
+            return Step::progress;
+        if (n < 0 && errno == EAGAIN)
+        {
+            c.readable = false;
+            return Step::blocked;
+        }
+        if (n <= 0)
+        {
+            std::fprintf(stderr, "asock-loadgen: receive on connection %u: %s\n", c.id,
+                         n == 0 ? "connection closed by the server" : std::strerror(errno));
+            ++errors_;
+            return Step::error;
+        }
+        if (std::memcmp(c.in.data() + c.received, c.out.data() + c.received, static_cast<size_t>(n)) != 0)
+        {
+            std::fprintf(stderr, "asock-loadgen: connection %u: echoed bytes differ from the bytes sent\n", c.id);
+            ++errors_;
+            return Step::error;
+        }
+        c.received += static_cast<size_t>(n);
+        // A short read emptied the socket: the next byte to arrive raises a new edge.
+        c.readable = static_cast<size_t>(n) == wanted;
+        if (c.received == c.out.size())
+            complete_message(c);
+        return Step::progress;
+    }
+
+    void complete_message(Connection& c)
+    {
+        const auto now = Clock::now();
+        if (now >= measure_from_ && now < measure_until_)
+            latencies_ns_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.started).count());
+        // Everything sent came back, so the socket holds nothing more to read.
+        c.readable = false;
+        start_message(c);
+    }
+
+    std::optional<double> server_cpu_seconds() const
+    {
+        return options_.server_pid > 0 ? process_cpu_seconds(options_.server_pid) : std::nullopt;
     }
 
     // Value at quantile q (0..1) of the latencies, in microseconds.
@@ -258,11 +361,24 @@ private:
         const double p50 = percentile_us(0.50);
         const double p99 = percentile_us(0.99);
         std::printf("{\"connections\":%ld,\"size\":%ld,\"seconds\":%g,\"round_trips\":%zu,\"round_trips_per_sec\":%.1f,"
-                    "\"mib_per_sec\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"errors\":%ld}\n",
+                    "\"mib_per_sec\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"errors\":%ld",
                     options_.connections, options_.size, options_.seconds, latencies_ns_.size(), per_sec, mib, p50, p99,
                     errors_);
+        print_server_cpu(round_trips);
+        std::printf("}\n");
         std::fflush(stdout);
         return errors_ == 0 ? 0 : 1;
+    }
+
+    // The server's CPU fields of the JSON, when --server-pid was given. A run stopped before
+    // the end of its window has no figure: 0 then.
+    void print_server_cpu(double round_trips)
+    {
+        if (options_.server_pid <= 0)
+            return;
+        const double cpu = cpu_at_start_ && cpu_at_end_ ? *cpu_at_end_ - *cpu_at_start_ : 0.0;
+        const double per_rt_us = round_trips > 0 ? cpu * 1e6 / round_trips : 0.0;
+        std::printf(",\"server_cpu_s\":%.6f,\"server_cpu_us_per_rt\":%.3f", cpu, per_rt_us);
     }
 
     const Options options_;
@@ -271,12 +387,15 @@ private:
     long errors_ = 0;
     Clock::time_point measure_from_;
     Clock::time_point measure_until_;
+    std::optional<double> cpu_at_start_;
+    std::optional<double> cpu_at_end_;
 };
 
 int usage()
 {
     std::fprintf(stderr,
-                 "usage: asock-loadgen --port N [--host 127.0.0.1] --connections C --size S --seconds D [--warmup W]\n");
+                 "usage: asock-loadgen --port N [--host 127.0.0.1] --connections C --size S --seconds D [--warmup W]\n"
+                 "                     [--server-pid PID]\n");
     return 2;
 }
 
@@ -303,12 +422,14 @@ int main(int argc, char** argv)
             options.seconds = std::strtod(value, nullptr);
         else if (name == "--warmup")
             options.warmup = std::strtod(value, nullptr);
+        else if (name == "--server-pid")
+            options.server_pid = std::strtol(value, nullptr, 10);
         else
             return usage();
     }
     if (options.port < 1 || options.port > 65535 || options.connections < 1 || options.connections > 10000 ||
         options.size < 1 || options.size > (64L << 20) || !(options.seconds > 0 && options.seconds <= 3600) ||
-        !(options.warmup >= 0 && options.warmup <= 3600))
+        !(options.warmup >= 0 && options.warmup <= 3600) || options.server_pid < 0)
         return usage();
     return Run(options).execute();
 }
