@@ -146,6 +146,7 @@ Loop* Loop::current() noexcept { return tls_current_loop; }
 void Loop::run() noexcept
 {
     tls_current_loop = this;
+    backend_->thread_started();
     while (!stop_requested_.load(std::memory_order_acquire))
     {
         process_inbox();
@@ -158,6 +159,7 @@ void Loop::run() noexcept
         backend_->poll(block);
         needs_wake_.store(false, std::memory_order_relaxed);
     }
+    backend_->thread_ending();
     tls_current_loop = nullptr;
 }
 

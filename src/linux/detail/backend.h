@@ -39,6 +39,11 @@ public:
 
     // Makes a poll(true) in progress or about to start return. Any thread.
     virtual void wake() noexcept = 0;
+
+    // The loop's thread begins and ends its run: a backend whose kernel objects are bound to
+    // the thread that uses them finishes setting them up here, and settles them at the end.
+    virtual void thread_started() noexcept {}
+    virtual void thread_ending() noexcept {}
 };
 
 // Factories, one per backend file. nullptr when the backend cannot run here.
