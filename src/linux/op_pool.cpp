@@ -9,6 +9,7 @@
 #include <new>
 
 #include "detail/fault.h"
+#include "asock/asock.hpp"
 #include "detail/op.h"
 
 namespace asock::detail {
@@ -106,7 +107,7 @@ public:
         if (blocks_ == nullptr)
             blocks_ = depot().take(count_);
         if (blocks_ == nullptr)
-            return ::operator new(sizeof(Op), std::nothrow);
+            return inject_fault(FaultPoint::op_block_alloc) ? nullptr : ::operator new(sizeof(Op), std::nothrow);
         FreeBlock* block = blocks_;
         blocks_ = block->next;
         --count_;
@@ -150,7 +151,7 @@ Op* op_alloc(uint32_t buffer_count) noexcept
     iovec* heap_iov = nullptr;
     if (buffer_count > kInlineBuffers)
     {
-        heap_iov = new (std::nothrow) iovec[buffer_count];
+        heap_iov = inject_fault(FaultPoint::op_iov_alloc) ? nullptr : new (std::nothrow) iovec[buffer_count];
         if (heap_iov == nullptr)
             return nullptr;
     }
@@ -172,6 +173,29 @@ void op_free(Op* op) noexcept
     delete[] op->heap_iov;
     op->~Op();
     tls_cache.put(op);
+}
+
+}  // namespace asock::detail
+
+// The C++ API's handlers (asock.hpp) share the operations' recycled blocks: the same threads
+// allocate and free both, in the same patterns.
+namespace asock::detail {
+
+static_assert(kSmallHandler <= sizeof(Op));
+
+void* handler_allocate(std::size_t size) noexcept
+{
+    if (inject_fault(FaultPoint::op_alloc))
+        return nullptr;
+    return size <= sizeof(Op) ? tls_cache.get() : ::operator new(size, std::nothrow);
+}
+
+void handler_deallocate(void* memory, std::size_t size) noexcept
+{
+    if (size <= sizeof(Op))
+        tls_cache.put(memory);
+    else
+        ::operator delete(memory);
 }
 
 }  // namespace asock::detail

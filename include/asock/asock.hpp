@@ -1,0 +1,405 @@
+// asock's C++20 API: RAII engine and socket, completion handlers of any move-only callable,
+// and coroutine awaitables. A thin layer over the C API (async_socket.h): the same
+// machinery, the same contract (every accepted operation completes exactly once; close
+// completes the pending ones with result::abandoned; no handler runs after close returns,
+// except one that is itself closing).
+//
+//   asock::engine engine;                                   // one loop thread
+//   asock::socket s(engine, connected_fd);
+//   co_await s.open();
+//   std::array<std::byte, 1024> buffer;
+//   asock::io_result r = co_await s.receive(buffer);        // r.bytes, r.status, r.error()
+//   if (r) co_await s.send(std::span(buffer).first(r.bytes));
+//
+// Handlers run on an engine thread and must not throw (an exception escaping one ends the
+// program, as it would escape a C callback). A handler of up to kSmallHandler bytes is kept in
+// memory recycled by the library, so steady-state operations do not touch the heap.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <span>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "asock/async_socket.h"
+#include "asock/execution_engine.h"
+
+namespace asock {
+
+// --- Results ---------------------------------------------------------------------------------
+
+// How an operation ended. error: the system failed it (the connection broke, say);
+// abandoned: the socket was closed, or the peer closed or reset the connection.
+enum class result
+{
+    ok,
+    error,
+    abandoned,
+};
+
+// The "asock" error category: result::error and result::abandoned as error codes.
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(result value) noexcept { return {static_cast<int>(value), category()}; }
+
+// What a send, receive or open completes with.
+struct io_result
+{
+    result status = result::ok;
+    std::size_t bytes = 0;  // receive: bytes received; send: bytes sent (all of them when ok)
+
+    explicit operator bool() const noexcept { return status == result::ok; }
+    std::error_code error() const noexcept { return status == result::ok ? std::error_code{} : make_error_code(status); }
+};
+
+// A buffer descriptor, the C API's own: {pointer, length}.
+using buffer = ASYNC_SOCKET_BUFFER;
+
+inline buffer make_buffer(std::span<std::byte> bytes) noexcept
+{
+    return buffer{bytes.data(), static_cast<std::uint32_t>(bytes.size())};
+}
+// For sends: the library never writes through a send's buffers.
+inline buffer make_buffer(std::span<const std::byte> bytes) noexcept
+{
+    return buffer{const_cast<std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())};
+}
+
+namespace detail {
+
+// Recycled memory for handlers (library-owned, per-thread caches). nullptr when out of memory.
+inline constexpr std::size_t kSmallHandler = 96;
+void* handler_allocate(std::size_t size) noexcept;
+void handler_deallocate(void* memory, std::size_t size) noexcept;
+
+inline result from_c(ASYNC_SOCKET_SEND_RESULT value) noexcept
+{
+    return value == ASYNC_SOCKET_SEND_OK ? result::ok : value == ASYNC_SOCKET_SEND_ABANDONED ? result::abandoned : result::error;
+}
+inline result from_c(ASYNC_SOCKET_RECEIVE_RESULT value) noexcept
+{
+    return value == ASYNC_SOCKET_RECEIVE_OK ? result::ok : value == ASYNC_SOCKET_RECEIVE_ABANDONED ? result::abandoned : result::error;
+}
+inline result from_c(ASYNC_SOCKET_OPEN_RESULT value) noexcept { return value == ASYNC_SOCKET_OPEN_OK ? result::ok : result::error; }
+
+inline bool fits_c_length(std::span<const buffer> buffers) noexcept { return buffers.size() <= UINT32_MAX; }
+
+inline std::uint64_t total_length(std::span<const buffer> buffers) noexcept
+{
+    std::uint64_t total = 0;
+    for (const buffer& b : buffers)
+        total += b.length;
+    return total;
+}
+
+// A handler moved into library memory; each trampoline takes it out (freeing the memory
+// before the call, so that the handler can start the next operation in the same block) and
+// calls it with the io_result.
+template <typename Handler>
+struct stored_handler
+{
+    Handler handler;
+    std::size_t bytes;  // what a send completes with when ok
+
+    static stored_handler* make(Handler&& h, std::size_t sent) noexcept
+    {
+        void* memory = handler_allocate(sizeof(stored_handler));
+        return memory == nullptr ? nullptr : new (memory) stored_handler{std::move(h), sent};
+    }
+
+    static void run(void* context, io_result r) noexcept
+    {
+        auto* self = static_cast<stored_handler*>(context);
+        Handler handler = std::move(self->handler);
+        self->~stored_handler();
+        handler_deallocate(self, sizeof(stored_handler));
+        std::move(handler)(r);
+    }
+
+    static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT r) noexcept
+    {
+        const std::size_t sent = static_cast<stored_handler*>(context)->bytes;
+        run(context, io_result{from_c(r), r == ASYNC_SOCKET_SEND_OK ? sent : 0});
+    }
+    static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT r, std::uint32_t received) noexcept { run(context, io_result{from_c(r), received}); }
+    static void on_open(void* context, ASYNC_SOCKET_OPEN_RESULT r) noexcept { run(context, io_result{from_c(r), 0}); }
+
+    // Destroys a handler the library refused (it will never be called).
+    static void discard(stored_handler* self) noexcept
+    {
+        self->~stored_handler();
+        handler_deallocate(self, sizeof(stored_handler));
+    }
+};
+
+template <typename F>
+concept completion_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, io_result>;
+
+}  // namespace detail
+
+// --- engine ----------------------------------------------------------------------------------
+
+// The threads that run I/O and handlers (execution_engine). Move-only; the last reference
+// (this object and every socket created on it) stops the threads.
+class engine
+{
+public:
+    // threads loop threads (at least 1). Throws std::system_error when the engine cannot start.
+    explicit engine(std::uint32_t threads = 1);
+    // Adopts a reference of the C API (does not add one).
+    static engine adopt(EXECUTION_ENGINE_HANDLE handle) noexcept { return engine(handle); }
+
+    engine(engine&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    engine& operator=(engine&& other) noexcept
+    {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+    ~engine() { execution_engine_dec_ref(handle_); }
+
+    EXECUTION_ENGINE_HANDLE native_handle() const noexcept { return handle_; }
+
+private:
+    explicit engine(EXECUTION_ENGINE_HANDLE handle) noexcept : handle_(handle) {}
+    EXECUTION_ENGINE_HANDLE handle_ = nullptr;
+};
+
+// --- socket ----------------------------------------------------------------------------------
+
+class socket;
+
+namespace detail {
+
+// The awaitables' common part: the coroutine to resume and what to resume it with.
+struct awaitable_base
+{
+    ASYNC_SOCKET_HANDLE socket;
+    io_result outcome{};
+    std::coroutine_handle<> waiter{};
+
+    bool await_ready() const noexcept { return false; }
+    io_result await_resume() const noexcept { return outcome; }
+
+    void complete(io_result r) noexcept
+    {
+        outcome = r;
+        waiter.resume();
+    }
+};
+
+struct open_awaitable : awaitable_base
+{
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        waiter = coroutine;
+        if (async_socket_open_async(socket, &on_open, this) == 0)
+            return true;  // may already have been resumed: touch nothing of this here
+        outcome = io_result{result::error, 0};
+        return false;
+    }
+    static void on_open(void* self, ASYNC_SOCKET_OPEN_RESULT r) noexcept { static_cast<open_awaitable*>(self)->complete({from_c(r), 0}); }
+};
+
+struct send_awaitable : awaitable_base
+{
+    std::span<const buffer> buffers;
+    std::size_t total = 0;
+
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        waiter = coroutine;
+        const ASYNC_SOCKET_SEND_SYNC_RESULT r =
+            fits_c_length(buffers) ? async_socket_send_async(socket, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &on_send, this) : ASYNC_SOCKET_SEND_SYNC_ERROR;
+        if (r == ASYNC_SOCKET_SEND_SYNC_OK)
+            return true;
+        outcome = io_result{r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error, 0};
+        return false;
+    }
+    static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT r) noexcept
+    {
+        auto* self = static_cast<send_awaitable*>(context);
+        self->complete({from_c(r), r == ASYNC_SOCKET_SEND_OK ? self->total : 0});
+    }
+};
+
+struct receive_awaitable : awaitable_base
+{
+    std::span<const buffer> buffers;
+
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        waiter = coroutine;
+        if (fits_c_length(buffers) &&
+            async_socket_receive_async(socket, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &on_receive, this) == 0)
+            return true;
+        outcome = io_result{result::error, 0};
+        return false;
+    }
+    static void on_receive(void* self, ASYNC_SOCKET_RECEIVE_RESULT r, std::uint32_t received) noexcept
+    {
+        static_cast<receive_awaitable*>(self)->complete({from_c(r), received});
+    }
+};
+
+// The one-buffer forms keep their buffer descriptor inside the awaitable, so that a temporary
+// span can be awaited; the span to it is made when the awaitable has reached its final place
+// (the coroutine frame), that is, when it is awaited.
+struct send_one_awaitable : send_awaitable
+{
+    buffer one;
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        buffers = std::span<const buffer>(&one, 1);
+        return send_awaitable::await_suspend(coroutine);
+    }
+};
+
+struct receive_one_awaitable : receive_awaitable
+{
+    buffer one;
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        buffers = std::span<const buffer>(&one, 1);
+        return receive_awaitable::await_suspend(coroutine);
+    }
+};
+
+}  // namespace detail
+
+// An open-able, connected stream socket (async_socket). Move-only; the destructor closes it
+// (completing pending operations with result::abandoned) and waits for its handlers, so it
+// may not run inside a handler of another socket that this one's handlers wait for.
+class socket
+{
+public:
+    socket() noexcept = default;
+    // Takes ownership of a connected stream socket handle. Throws std::system_error (and
+    // leaves the handle to the caller) when the socket cannot be created.
+    socket(engine& e, SOCKET_HANDLE handle);
+    // Adopts an async_socket of the C API.
+    static socket adopt(ASYNC_SOCKET_HANDLE handle) noexcept { return socket(handle); }
+
+    socket(socket&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    socket& operator=(socket&& other) noexcept
+    {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    socket(const socket&) = delete;
+    socket& operator=(const socket&) = delete;
+    ~socket() { async_socket_destroy(handle_); }
+
+    ASYNC_SOCKET_HANDLE native_handle() const noexcept { return handle_; }
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+    // Completes every pending operation with result::abandoned and closes the handle.
+    void close() noexcept { async_socket_close(handle_); }
+
+    // --- With a completion handler: void(asock::io_result), any nothrow-movable callable.
+    // An error returned means the operation was not started and the handler will not run.
+
+    template <detail::completion_handler Handler>
+    std::error_code open(Handler&& handler)
+    {
+        using stored = detail::stored_handler<std::decay_t<Handler>>;
+        stored* h = stored::make(std::forward<Handler>(handler), 0);
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        if (async_socket_open_async(handle_, &stored::on_open, h) == 0)
+            return {};
+        stored::discard(h);
+        return make_error_code(result::error);
+    }
+
+    template <detail::completion_handler Handler>
+    std::error_code send(std::span<const buffer> buffers, Handler&& handler)
+    {
+        using stored = detail::stored_handler<std::decay_t<Handler>>;
+        if (!detail::fits_c_length(buffers))
+            return std::make_error_code(std::errc::invalid_argument);
+        stored* h = stored::make(std::forward<Handler>(handler), detail::total_length(buffers));
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(handle_, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &stored::on_send, h);
+        if (r == ASYNC_SOCKET_SEND_SYNC_OK)
+            return {};
+        stored::discard(h);
+        return make_error_code(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
+    }
+    template <detail::completion_handler Handler>
+    std::error_code send(std::span<const std::byte> bytes, Handler&& handler)
+    {
+        const buffer one = make_buffer(bytes);
+        return send(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
+    }
+
+    template <detail::completion_handler Handler>
+    std::error_code receive(std::span<const buffer> buffers, Handler&& handler)
+    {
+        using stored = detail::stored_handler<std::decay_t<Handler>>;
+        if (!detail::fits_c_length(buffers))
+            return std::make_error_code(std::errc::invalid_argument);
+        stored* h = stored::make(std::forward<Handler>(handler), 0);
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        if (async_socket_receive_async(handle_, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &stored::on_receive, h) == 0)
+            return {};
+        stored::discard(h);
+        return make_error_code(result::error);
+    }
+    template <detail::completion_handler Handler>
+    std::error_code receive(std::span<std::byte> bytes, Handler&& handler)
+    {
+        const buffer one = make_buffer(bytes);
+        return receive(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
+    }
+
+    // --- Awaitables: co_await yields an io_result (a refused start yields a non-OK one at
+    // once). The buffers (and, for the span-of-buffers forms, the array) must live until the
+    // operation completes.
+
+    detail::open_awaitable open() noexcept { return detail::open_awaitable{{handle_}}; }
+
+    detail::send_awaitable send(std::span<const buffer> buffers) noexcept { return detail::send_awaitable{{handle_}, buffers, detail::total_length(buffers)}; }
+    detail::send_one_awaitable send(std::span<const std::byte> bytes) noexcept
+    {
+        return detail::send_one_awaitable{{{handle_}, {}, bytes.size()}, make_buffer(bytes)};
+    }
+
+    detail::receive_awaitable receive(std::span<const buffer> buffers) noexcept { return detail::receive_awaitable{{handle_}, buffers}; }
+    detail::receive_one_awaitable receive(std::span<std::byte> bytes) noexcept { return detail::receive_one_awaitable{{{handle_}, {}}, make_buffer(bytes)}; }
+
+private:
+    explicit socket(ASYNC_SOCKET_HANDLE handle) noexcept : handle_(handle) {}
+
+    ASYNC_SOCKET_HANDLE handle_ = nullptr;
+};
+
+// --- task ------------------------------------------------------------------------------------
+
+// A fire-and-forget coroutine for examples and simple servers: starts at once, runs until its
+// first co_await, and frees itself when it ends. An exception escaping it ends the program.
+struct task
+{
+    struct promise_type
+    {
+        task get_return_object() const noexcept { return {}; }
+        std::suspend_never initial_suspend() const noexcept { return {}; }
+        std::suspend_never final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        void unhandled_exception() const noexcept { std::terminate(); }
+    };
+};
+
+}  // namespace asock
+
+template <>
+struct std::is_error_code_enum<asock::result> : std::true_type
+{
+};

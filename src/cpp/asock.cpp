@@ -1,0 +1,52 @@
+// The non-template parts of the C++ API (include/asock/asock.hpp).
+#include "asock/asock.hpp"
+
+#include <string>
+
+namespace asock {
+namespace {
+
+class Category final : public std::error_category
+{
+public:
+    const char* name() const noexcept override { return "asock"; }
+
+    std::string message(int value) const override
+    {
+        switch (static_cast<result>(value))
+        {
+        case result::ok:
+            return "success";
+        case result::error:
+            return "the operation failed";
+        case result::abandoned:
+            return "the operation was abandoned: the socket was closed, or the peer closed or reset the connection";
+        }
+        return "unknown asock result";
+    }
+};
+
+}  // namespace
+
+const std::error_category& category() noexcept
+{
+    static const Category instance;
+    return instance;
+}
+
+engine::engine(std::uint32_t threads)
+{
+    const EXECUTION_ENGINE_PARAMETERS parameters{threads == 0 ? 1 : threads, 0};
+    handle_ = execution_engine_create(&parameters);
+    if (handle_ == nullptr)
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again), "asock::engine: the engine could not start");
+}
+
+socket::socket(engine& e, SOCKET_HANDLE handle)
+{
+    handle_ = async_socket_create(e.native_handle(), handle);
+    if (handle_ == nullptr)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument), "asock::socket: the socket could not be created");
+}
+
+}  // namespace asock
