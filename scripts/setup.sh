@@ -2,6 +2,8 @@
 # Installs what asock needs to build, test and run its demo on Debian 12 (or a derivative):
 # only the missing packages, with apt-get. Silent when everything is already there.
 # Used by scripts/test.sh and scripts/demo.sh; can be run (or sourced) on its own.
+# --bench adds what the benchmarks need (the peers' libraries, gnuplot, python3): used by
+# scripts/bench.sh only, so that the other scripts do not install them.
 set -euo pipefail
 
 asock_setup() {
@@ -11,6 +13,14 @@ asock_setup() {
     liburing-dev                                    # the io_uring backend
     g++-mingw-w64-x86-64 wine                       # the Windows build, run under Wine
   )
+  case "${1:-}" in
+    "") ;;
+    --bench) packages+=(libasio-dev libuv1-dev gnuplot-nox python3) ;;  # liburing-dev is above
+    *)
+      echo "usage: setup.sh [--bench]" >&2
+      return 2
+      ;;
+  esac
 
   if ! command -v dpkg >/dev/null 2>&1; then
     echo "setup.sh: no dpkg here (not Debian?); make sure these are installed: ${packages[*]}" >&2
@@ -38,4 +48,4 @@ asock_setup() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-asock_setup
+asock_setup "$@"

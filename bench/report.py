@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Assembles docs/benchmarks.md from the benchmark results and checks asock's targets.
+
+Reads RESULTS/servers.json and servers.md (bench/run_servers.py), RESULTS/inproc.json and
+inproc.md when present (bench/inproc/run_inproc.py), and RESULTS/benchmarks.png. Writes the
+markdown file (machine, method, targets with PASS/MISS, the tables, the plot), copies the plot
+next to it, and prints the targets and tables to stdout.
+
+Standard library only.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+CEILINGS = ("ceiling-epoll", "ceiling-io_uring")
+ASIO = ("asio-epoll", "asio-io_uring")
+PEER_PACKAGES = ("libasio-dev", "libuv1-dev", "liburing-dev")
+
+
+def read_json(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as source:
+        return json.load(source)
+
+
+def read_text(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as source:
+        return source.read().strip()
+
+
+class Figures:
+    """Looks up medians: servers.json per shape and server, inproc.json per library."""
+
+    def __init__(self, servers, inproc):
+        self.results = (servers or {}).get("results", {})
+        self.libraries = (inproc or {}).get("libraries", {})
+
+    def server(self, shape, name, metric):
+        value = self.results.get(shape, {}).get(name, {}).get(metric)
+        return value if value else None  # 0 means "not measured" (no round trip)
+
+    def inproc(self, name, metric):
+        return self.libraries.get(name, {}).get(metric)
+
+    def best(self, shape, names, metric, higher_better):
+        """(name, value) of the best of names at that shape, or (None, None)."""
+        measured = [(self.server(shape, n, metric), n) for n in names if self.server(shape, n, metric) is not None]
+        if not measured:
+            return None, None
+        value, name = (max if higher_better else min)(measured)
+        return name, value
+
+    def peers(self, shape):
+        return [n for n in self.results.get(shape, {}) if not n.startswith("asock")]
+
+
+def fmt(value):
+    if value is None:
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def row(target, mine, mine_name, theirs, theirs_name, limit, higher_better):
+    """One line of the targets table: the ratio mine / theirs against the limit."""
+    if mine is None or theirs is None:
+        return [target, "–", "–", "n/a (not measured)"]
+    ratio = mine / theirs
+    passed = ratio >= limit if higher_better else ratio <= limit
+    measured = f"{mine_name} {fmt(mine)} vs {theirs_name} {fmt(theirs)}"
+    return [target, measured, f"{ratio:.2f}", "PASS" if passed else "MISS"]
+
+
+def server_targets(f):
+    rows = []
+    for shape, label in (("16x1KiB", "16 × 1 KiB"), ("256x1KiB", "256 × 1 KiB")):
+        cpu = "server_cpu_us_per_rt"
+        mine = f.server(shape, "asock-io_uring", cpu)
+        rows.append(row(f"CPU/rt {label}: asock-io_uring ≤ 0.9 × asio-epoll", mine, "asock-io_uring",
+                        f.server(shape, "asio-epoll", cpu), "asio-epoll", 0.9, False))
+        name, value = f.best(shape, CEILINGS, cpu, False)
+        rows.append(row(f"CPU/rt {label}: asock-io_uring ≤ 1.0 × the better ceiling", mine, "asock-io_uring",
+                        value, name, 1.0, False))
+        name, value = f.best(shape, f.peers(shape), "round_trips_per_sec", True)
+        rows.append(row(f"round trips/s {label}: asock-io_uring ≥ 1.0 × every peer (the best shown)",
+                        f.server(shape, "asock-io_uring", "round_trips_per_sec"), "asock-io_uring", value, name, 1.0, True))
+        rows.append(row(f"CPU/rt {label}: asock-epoll ≤ 1.1 × ceiling-epoll", f.server(shape, "asock-epoll", cpu),
+                        "asock-epoll", f.server(shape, "ceiling-epoll", cpu), "ceiling-epoll", 1.1, False))
+    def p50(name):
+        return f.server("1x64B", name, "p50_us")
+
+    for asio in ASIO:
+        rows.append(row(f"p50 1 × 64 B: asock-io_uring ≤ 1.0 × {asio}", p50("asock-io_uring"), "asock-io_uring",
+                        p50(asio), asio, 1.0, False))
+    name, value = f.best("1x64B", ASIO, "p50_us", False)
+    rows.append(row("p50 1 × 64 B: asock-io_uring-spin ≤ 0.6 × asio (the better one)", p50("asock-io_uring-spin"),
+                    "asock-io_uring-spin", value, name, 0.6, False))
+    name, value = f.best("stream", CEILINGS, "mib_per_sec", True)
+    rows.append(row("MiB/s stream 64 KiB: asock-io_uring ≥ 0.95 × the better ceiling",
+                    f.server("stream", "asock-io_uring", "mib_per_sec"), "asock-io_uring", value, name, 0.95, True))
+    return rows
+
+
+def inproc_targets(f):
+    rows = []
+    for asock in ("asock-io_uring", "asock-epoll"):
+        rows.append(row(f"instructions/rt: {asock} ≤ 0.7 × asio-epoll", f.inproc(asock, "instructions_per_rt"), asock,
+                        f.inproc("asio-epoll", "instructions_per_rt"), "asio-epoll", 0.7, False))
+    for asock in ("asock-io_uring", "asock-epoll"):
+        allocs = f.inproc(asock, "allocs_per_rt")
+        rows.append([f"allocs/rt: {asock} = 0", "–" if allocs is None else f"{allocs:g}", "–",
+                     "n/a (not measured)" if allocs is None else ("PASS" if allocs == 0 else "MISS")])
+        idle = f.inproc(asock, "idle_socket_bytes")
+        rows.append([f"idle socket bytes: {asock} ≤ 192", fmt(idle), "–",
+                     "n/a (not measured)" if idle is None else ("PASS" if idle <= 192 else "MISS")])
+    return rows
+
+
+def targets_table(f):
+    lines = ["| target | measured | ratio | result |", "|---|---|---:|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in server_targets(f) + inproc_targets(f)]
+    return lines
+
+
+def command_output(command):
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def compiler(build_dir):
+    """The first line of `--version` of the C++ compiler the build used."""
+    cache = read_text(os.path.join(build_dir, "CMakeCache.txt")) or ""
+    match = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.+)$", cache, re.MULTILINE)
+    # realpath: /usr/bin/c++ is an alternatives link; its target names the compiler.
+    output = command_output([os.path.realpath(match.group(1)) if match else "c++", "--version"])
+    return output.splitlines()[0] if output else "unknown"
+
+
+def cpu_model():
+    cpuinfo = read_text("/proc/cpuinfo") or ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    virtual = re.search(r"^flags\s*:.*\bhypervisor\b", cpuinfo, re.MULTILINE)
+    return (model.group(1) if model else "unknown") + (" (virtual machine)" if virtual else "")
+
+
+def machine_table(servers, build_dir, command):
+    packages = command_output(["dpkg-query", "-W", "-f", "${Package} ${Version}, ", *PEER_PACKAGES]) or "unknown"
+    meta = servers["meta"]
+    runs = sum(len(r["runs"]) for per_shape in servers["results"].values() for r in per_shape.values())
+    return ["| | |", "|---|---|",
+            f"| date | {meta['date']} |",
+            f"| CPUs | {os.cpu_count()} × {cpu_model()} |",
+            f"| kernel | Linux {platform.release()} |",
+            f"| compiler | {compiler(build_dir)} |",
+            f"| peers (Debian packages) | {packages.rstrip(', ')} |",
+            f"| command | `{command}` |",
+            f"| echo-server runs | {runs} in {meta['wall_seconds']:.0f} s |"]
+
+
+def method(meta, shapes):
+    pinning = (f"the load generator is pinned to CPU {meta['loadgen_cpu']} and every server to CPU {meta['server_cpu']}"
+               if meta["server_cpu"] is not None else "nothing is pinned to a CPU")
+    return [
+        "- **Servers** (`bench/servers/`): one echo server per library, all doing the same job with the same "
+        "command line: one I/O thread, a 64 KiB buffer per connection, receive, send back exactly the bytes "
+        "received, receive again; TCP_NODELAY. asock runs its example server (`examples/echo_server.c`). The "
+        "*ceilings* are servers written for this one job on the bare system calls (an epoll loop; liburing "
+        "directly): what a library could at best approach. `asock-io_uring-spin` is asock with "
+        "`execution_engine_linux_set_busy_poll(engine, 50)`, run on the 1 × 64 B shape only.",
+        "- **Load**: `bench-loadgen` (`examples/loadgen.cpp`), one thread, closed loop: each connection sends a "
+        "message, waits for the whole echo, checks it byte for byte, sends the next. Connections are opened "
+        f"before the run; the first {meta['warmup']} s are warm-up, then {meta['seconds']} s are measured. "
+        "Latency is from the first byte sent to the last byte back.",
+        "- **Shapes** (connections × message size): " + "; ".join(s["label"] for s in shapes) + ". *stream* is "
+        "ping-pong with 64 KiB messages; *gather* sends each echo as two buffers (16 B + the rest) in one gathered "
+        "send, against the same shape with one buffer.",
+        f"- **Interleaving, medians**: all servers run at once (idle when not loaded); for each shape and each of "
+        f"{meta['reps']} repetition(s), the servers are loaded in turn (A B C … A B C …), so that a slow phase of "
+        "the machine hits all of them. Every figure is the median over the repetitions; ratios compare medians "
+        f"of the same run. {pinning[0].upper() + pinning[1:]}.",
+        "- **Server CPU per round trip** = CPU time of all the server's threads during the measured window "
+        "(sum of `/proc/PID/task/*/schedstat`, ns) / round trips in the window. It counts the server's user "
+        "and kernel time, including the system calls that move the bytes, so it is the server's whole cost "
+        "per echo; idle time (blocked in the kernel) is not counted.",
+        "- Ratios are asock / peer: below 1 is better for CPU and latency, above 1 for round trips/s and MiB/s.",
+    ] + ([
+        "- On a virtual machine, waking a thread that sleeps on the other CPU goes through the hypervisor: at one "
+        "connection that wake-up, paid by every server alike, dominates the CPU per round trip and the latency.",
+    ] if "virtual machine" in cpu_model() else [])
+
+
+def build_document(servers, inproc_md, f, results_dir, build_dir, command):
+    lines = ["# Benchmarks", "",
+             "Generated by `bench/report.py` from the results of the command below; regenerate rather than edit.", "",
+             "## Machine", ""] + machine_table(servers, build_dir, command)
+    lines += ["", "## Method", ""] + method(servers["meta"], servers["shapes"])
+    lines += ["", "## Targets", ""] + targets_table(f)
+    if os.path.exists(os.path.join(results_dir, "benchmarks.png")):
+        lines += ["", "![Server CPU per round trip and p99 latency by shape](benchmarks.png)"]
+    lines += ["", read_text(os.path.join(results_dir, "servers.md")) or "(no servers.md)"]
+    lines += ["", "## In-process measurements", "",
+              inproc_md or "Not measured: `bench/inproc/run_inproc.py` left no `inproc.md` in the results."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default="build/bench/results", help="the directory run_servers.py wrote")
+    parser.add_argument("--build-dir", default="build/bench", help="for the compiler version")
+    parser.add_argument("--output", default="docs/benchmarks.md")
+    parser.add_argument("--command", default="scripts/bench.sh", help="the command to record as the one run")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    servers = read_json(os.path.join(args.results, "servers.json"))
+    if servers is None:
+        sys.exit(f"report.py: no servers.json in {args.results} (run bench/run_servers.py first)")
+    inproc = read_json(os.path.join(args.results, "inproc.json"))
+    figures = Figures(servers, inproc)
+    document = build_document(servers, read_text(os.path.join(args.results, "inproc.md")), figures, args.results,
+                              args.build_dir, args.command)
+    with open(args.output, "w") as out:
+        out.write(document)
+    plot = os.path.join(args.results, "benchmarks.png")
+    if os.path.exists(plot):
+        shutil.copy(plot, os.path.join(os.path.dirname(args.output) or ".", "benchmarks.png"))
+    print(document)
+    print(f"report.py: wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
