@@ -12,6 +12,9 @@ SERVER_PORT=
 start_echo_server() {
   local binary=$1 backend=$2 log=$3
   shift 3
+  # Emptied here, not only by the redirection below: that one happens in the child, and the
+  # wait loop could otherwise read an older run's port from the file first.
+  : >"$log"
   "$binary" --port 0 --backend "$backend" "$@" >"$log" 2>&1 &
   SERVER_PID=$!
   local i status
