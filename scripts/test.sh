@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The test command: configures, builds and runs every test with the ci preset (warnings are
-# errors), then with the asan preset (AddressSanitizer + UBSan), then the Windows build
-# (win64 preset: mingw-w64, tests under Wine), then runs the example echo server of the asan
-# build under a short load on each Linux backend. Exits non-zero on any
-# failure. Environment: ASOCK_TEST_JOBS (parallel ctest jobs, default 2).
+# errors), then with the asan preset (AddressSanitizer + UBSan; it includes the fault-injection
+# walk), then with the tsan preset (ThreadSanitizer, suppressions in tests/tsan.supp), runs the
+# API fuzzer for 60 s (clang, scripts/fuzz.sh), installs the ci build and builds consumers
+# against the installed package (scripts/package_test.sh), runs the Windows build (win64
+# preset: mingw-w64, tests under Wine), then the example echo server of the asan build under a
+# short load on each Linux backend. Exits non-zero on any failure. Environment:
+# ASOCK_TEST_JOBS (parallel ctest jobs, default 2).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,6 +78,30 @@ trap 'exit 130' INT TERM
 
 run_preset ci
 run_preset asan
+run_preset tsan
+# The fault walk's totals (ctest ran it test by test; one process gives the sums docs quote).
+if [[ " ${built[*]} " == *" asan "* ]]; then
+  walk=$(build/asan/tests/asock_fault_tests --gtest_filter='*FaultWalk*' 2>/dev/null | grep -F '[ fault walk ] total:' || true)
+  summary+=("fault walk (asan): ${walk#*total: }")
+fi
+# One minute of the API fuzzer (clang-14, ASan + UBSan, both backends); fails on any crash.
+echo "== fuzz: 60 s"
+if bash scripts/fuzz.sh 60 | tee build/test-fuzz.log; then
+  summary+=("$(grep -E '^fuzz: [0-9]+ executions' build/test-fuzz.log | tail -n 1)")
+else
+  summary+=("fuzz: FAILED (build/test-fuzz.log, build/fuzz/artifacts/)")
+  failed=1
+fi
+# The installed package: find_package and pkg-config consumers, C and C++.
+if [[ " ${built[*]} " == *" ci "* ]]; then
+  echo "== package: install and build consumers"
+  if bash scripts/package_test.sh build/ci | tee build/test-package.log; then
+    summary+=("$(tail -n 1 build/test-package.log)")
+  else
+    summary+=("package: FAILED (build/test-package.log)")
+    failed=1
+  fi
+fi
 # The Windows build: cross-compiled with mingw-w64, every test binary run under Wine. The
 # first Wine start on a machine creates its prefix (about 15 s): done once here, up front.
 echo "== win64: preparing Wine"

@@ -16,6 +16,8 @@
 // memory recycled by the library, so steady-state operations do not touch the heap.
 #pragma once
 
+#include <chrono>
+#include <cerrno>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +29,7 @@
 #include <utility>
 
 #include "asock/async_socket.h"
+#include "asock/async_socket_listener.h"
 #include "asock/execution_engine.h"
 
 namespace asock {
@@ -380,6 +383,255 @@ private:
 
     ASYNC_SOCKET_HANDLE handle_ = nullptr;
 };
+
+// --- Accept and connect ----------------------------------------------------------------------
+//
+//   asock::listener server(engine, "::1", 0);                    // port 0: the system picks one
+//   asock::connection in = co_await server.accept();             // in.socket: open, connected
+//   asock::connection out = co_await asock::connect(engine, "::1", server.port(), 2s);
+//   if (out.error == std::errc::connection_refused) ...          // or timed_out, ...
+//
+// The rules of async_socket_listener.h hold: an accept or connect that started completes
+// exactly once; closing (or destroying) the listener completes its pending accepts with
+// result::abandoned; a connect cannot be cancelled, its timeout bounds it.
+
+// What an accept or a connect completes with: a connected socket, already open, or the reason
+// there is none.
+struct connection
+{
+    asock::socket socket;  // open on success, empty otherwise
+    // Empty on success. result::abandoned: the listener was closed. Otherwise the system's
+    // error (generic category): std::errc::connection_refused, timed_out, network_unreachable,
+    // host_unreachable, too_many_files_open, ...
+    std::error_code error;
+
+    explicit operator bool() const noexcept { return !error; }
+};
+
+namespace detail {
+
+// An errno value of the C API as an error code; fallback when there is none.
+inline std::error_code errno_code(int error, result fallback) noexcept
+{
+    return error != 0 ? std::error_code(error, std::generic_category()) : make_error_code(fallback);
+}
+
+// Why an accept was refused: a closed listener abandons it, as a close abandons a pending one.
+inline std::error_code accept_refusal(int error) noexcept { return error == EBADF ? make_error_code(result::abandoned) : errno_code(error, result::error); }
+
+inline connection accepted(ASYNC_SOCKET_ACCEPT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept
+{
+    if (r == ASYNC_SOCKET_ACCEPT_OK)
+        return connection{socket::adopt(s), {}};
+    return connection{{}, r == ASYNC_SOCKET_ACCEPT_ABANDONED ? make_error_code(result::abandoned) : errno_code(error, result::error)};
+}
+
+inline connection connected(ASYNC_SOCKET_CONNECT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept
+{
+    if (r == ASYNC_SOCKET_CONNECT_OK)
+        return connection{socket::adopt(s), {}};
+    return connection{{}, errno_code(error, result::error)};
+}
+
+// The C API's timeout: at least 1 ms (0 is refused as invalid), at most UINT32_MAX.
+inline std::uint32_t timeout_ms(std::chrono::milliseconds timeout) noexcept
+{
+    if (timeout.count() <= 0)
+        return 0;
+    return timeout.count() >= static_cast<std::chrono::milliseconds::rep>(UINT32_MAX) ? UINT32_MAX : static_cast<std::uint32_t>(timeout.count());
+}
+
+// As stored_handler, for handlers of a connection.
+template <typename Handler>
+struct stored_connection_handler
+{
+    Handler handler;
+
+    template <typename H>
+    static stored_connection_handler* make(H&& h) noexcept
+    {
+        void* memory = handler_allocate(sizeof(stored_connection_handler));
+        return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::forward<H>(h)};
+    }
+
+    static void run(void* context, connection c) noexcept
+    {
+        auto* self = static_cast<stored_connection_handler*>(context);
+        Handler handler = std::move(self->handler);
+        discard(self);
+        std::move(handler)(std::move(c));
+    }
+
+    static void on_accept(void* context, ASYNC_SOCKET_ACCEPT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept { run(context, accepted(r, s, error)); }
+    static void on_connect(void* context, ASYNC_SOCKET_CONNECT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept { run(context, connected(r, s, error)); }
+
+    static void discard(stored_connection_handler* self) noexcept
+    {
+        self->~stored_connection_handler();
+        handler_deallocate(self, sizeof(stored_connection_handler));
+    }
+};
+
+template <typename F>
+concept connection_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, connection>;
+
+// The common part of the accept and connect awaitables.
+struct connection_awaitable
+{
+    connection outcome{};
+    std::coroutine_handle<> waiter{};
+
+    bool await_ready() const noexcept { return false; }
+    connection await_resume() noexcept { return std::move(outcome); }
+
+    void complete(connection c) noexcept
+    {
+        outcome = std::move(c);
+        waiter.resume();
+    }
+};
+
+struct accept_awaitable : connection_awaitable
+{
+    ASYNC_SOCKET_LISTENER_HANDLE listener = nullptr;
+
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        waiter = coroutine;
+        const int refused = async_socket_listener_accept_async(listener, &on_accept, this);
+        if (refused == 0)
+            return true;  // may already have been resumed: touch nothing of this here
+        outcome.error = accept_refusal(refused);
+        return false;
+    }
+    static void on_accept(void* self, ASYNC_SOCKET_ACCEPT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept
+    {
+        static_cast<accept_awaitable*>(self)->complete(accepted(r, s, error));
+    }
+};
+
+// The address is read when the awaitable is awaited: it must live until then.
+struct connect_awaitable : connection_awaitable
+{
+    EXECUTION_ENGINE_HANDLE engine = nullptr;
+    const char* address = nullptr;
+    std::uint16_t port = 0;
+    std::uint32_t timeout = 0;
+
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept
+    {
+        waiter = coroutine;
+        const int refused = async_socket_connect_async(engine, address, port, timeout, &on_connect, this);
+        if (refused == 0)
+            return true;
+        outcome.error = errno_code(refused, result::error);
+        return false;
+    }
+    static void on_connect(void* self, ASYNC_SOCKET_CONNECT_RESULT r, ASYNC_SOCKET_HANDLE s, int error) noexcept
+    {
+        static_cast<connect_awaitable*>(self)->complete(connected(r, s, error));
+    }
+};
+
+}  // namespace detail
+
+// A TCP listener (async_socket_listener). Move-only; the destructor closes it (completing
+// pending accepts with result::abandoned) and waits for its handlers, as socket's does.
+class listener
+{
+public:
+    listener() noexcept = default;
+    // Binds address:port (a numeric IPv4 or IPv6 address; port 0: the system picks one, see
+    // port()) and listens; backlog 0 means the system's maximum. Throws std::system_error:
+    // std::errc::address_in_use, address_not_available, permission_denied, invalid_argument...
+    listener(engine& e, const char* address, std::uint16_t port, std::int32_t backlog = 0);
+    // The same without exceptions: an empty listener when error is set.
+    static listener listen(engine& e, const char* address, std::uint16_t port, std::int32_t backlog, std::error_code& error) noexcept
+    {
+        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
+        int code = 0;
+        (void)async_socket_listener_create(e.native_handle(), address, port, backlog, &handle, &code);
+        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
+        return listener(handle);
+    }
+    // Adopts a listener of the C API.
+    static listener adopt(ASYNC_SOCKET_LISTENER_HANDLE handle) noexcept { return listener(handle); }
+
+    listener(listener&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    listener& operator=(listener&& other) noexcept
+    {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    listener(const listener&) = delete;
+    listener& operator=(const listener&) = delete;
+    ~listener() { async_socket_listener_destroy(handle_); }
+
+    ASYNC_SOCKET_LISTENER_HANDLE native_handle() const noexcept { return handle_; }
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    // The bound port (the one the system picked for port 0).
+    std::uint16_t port() const noexcept { return async_socket_listener_get_port(handle_); }
+
+    // Stops listening; pending accepts complete with result::abandoned.
+    void close() noexcept { async_socket_listener_close(handle_); }
+
+    // Accepts one connection: handler(asock::connection), any nothrow-movable callable. An
+    // error returned means the accept was not started and the handler will not run.
+    template <detail::connection_handler Handler>
+    std::error_code accept(Handler&& handler)
+    {
+        using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
+        stored* h = stored::make(std::forward<Handler>(handler));
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        const int refused = async_socket_listener_accept_async(handle_, &stored::on_accept, h);
+        if (refused == 0)
+            return {};
+        stored::discard(h);
+        return detail::accept_refusal(refused);
+    }
+
+    // co_await yields an asock::connection (a refused start yields an error at once).
+    detail::accept_awaitable accept() noexcept
+    {
+        detail::accept_awaitable awaitable;
+        awaitable.listener = handle_;
+        return awaitable;
+    }
+
+private:
+    explicit listener(ASYNC_SOCKET_LISTENER_HANDLE handle) noexcept : handle_(handle) {}
+
+    ASYNC_SOCKET_LISTENER_HANDLE handle_ = nullptr;
+};
+
+// Connects to address:port (numeric IPv4 or IPv6) within timeout (at least 1 ms):
+// handler(asock::connection) runs on an engine thread. An error returned means the connect was
+// not started (invalid argument, no descriptors...) and the handler will not run.
+template <detail::connection_handler Handler>
+std::error_code connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout, Handler&& handler)
+{
+    using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
+    stored* h = stored::make(std::forward<Handler>(handler));
+    if (h == nullptr)
+        return std::make_error_code(std::errc::not_enough_memory);
+    const int refused = async_socket_connect_async(e.native_handle(), address, port, detail::timeout_ms(timeout), &stored::on_connect, h);
+    if (refused == 0)
+        return {};
+    stored::discard(h);
+    return detail::errno_code(refused, result::error);
+}
+
+// co_await yields an asock::connection. The address must live until the awaitable is awaited.
+inline detail::connect_awaitable connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout) noexcept
+{
+    detail::connect_awaitable awaitable;
+    awaitable.engine = e.native_handle();
+    awaitable.address = address;
+    awaitable.port = port;
+    awaitable.timeout = detail::timeout_ms(timeout);
+    return awaitable;
+}
 
 // --- task ------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 #include <cstddef>
 
 #include "asock/async_socket.h"
+#include "asock/async_socket_listener.h"
 #include "asock/execution_engine_linux.h"
 #include "detail/enum_value.h"
 
@@ -37,6 +38,30 @@ extern "C" const char* ASYNC_SOCKET_SEND_RESULT_to_string(ASYNC_SOCKET_SEND_RESU
 extern "C" const char* ASYNC_SOCKET_RECEIVE_RESULT_to_string(ASYNC_SOCKET_RECEIVE_RESULT value)
 {
     static const char* const names[] = {"ASYNC_SOCKET_RECEIVE_OK", "ASYNC_SOCKET_RECEIVE_ERROR", "ASYNC_SOCKET_RECEIVE_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_LISTENER_CREATE_RESULT_to_string(ASYNC_SOCKET_LISTENER_CREATE_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_LISTENER_CREATE_OK",
+                                        "ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT",
+                                        "ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_IN_USE",
+                                        "ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_NOT_AVAILABLE",
+                                        "ASYNC_SOCKET_LISTENER_CREATE_ACCESS_DENIED",
+                                        "ASYNC_SOCKET_LISTENER_CREATE_ERROR"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_ACCEPT_RESULT_to_string(ASYNC_SOCKET_ACCEPT_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_ACCEPT_OK", "ASYNC_SOCKET_ACCEPT_ERROR", "ASYNC_SOCKET_ACCEPT_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_CONNECT_RESULT_to_string(ASYNC_SOCKET_CONNECT_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_CONNECT_OK", "ASYNC_SOCKET_CONNECT_REFUSED", "ASYNC_SOCKET_CONNECT_TIMEOUT", "ASYNC_SOCKET_CONNECT_UNREACHABLE",
+                                        "ASYNC_SOCKET_CONNECT_ERROR"};
     return name_of(value, names);
 }
 

@@ -7,23 +7,93 @@
 namespace asock::detail {
 namespace {
 
-// Counts down over the calls at armed points; the call that finds it at 0 fails.
-std::atomic<int64_t> countdown{-1};
+constexpr unsigned kPoints = static_cast<unsigned>(FaultPoint::count_);
+static_assert(kPoints == ASOCK_FAULT_POINT_COUNT, "fault_injection.h numbers the points as FaultPoint");
+static_assert(kPoints <= 64, "a point is a bit of a 64-bit mask");
+static_assert(static_cast<unsigned>(FaultPoint::uring_enable_rings) == ASOCK_FAULT_POINT_URING_ENABLE_RINGS);
+static_assert(static_cast<unsigned>(FaultPoint::sys_timerfd_settime) == ASOCK_FAULT_POINT_SYS_TIMERFD_SETTIME);
+static_assert(static_cast<unsigned>(FaultPoint::sys_close) == ASOCK_FAULT_POINT_SYS_CLOSE);
+
+constexpr const char* kNames[kPoints] = {
+    "socket_alloc",
+    "op_alloc",
+    "thread_start",
+    "op_block_alloc",
+    "op_iov_alloc",
+    "engine_alloc",
+    "loop_alloc",
+    "backend_alloc",
+    "stash_alloc",
+    "sys_close",
+    "sys_sendmsg",
+    "sys_recvmsg",
+    "sys_getsockopt",
+    "sys_shutdown",
+    "sys_epoll_create",
+    "sys_epoll_ctl",
+    "sys_epoll_wait",
+    "sys_eventfd",
+    "sys_eventfd_read",
+    "sys_eventfd_write",
+    "uring_setup",
+    "uring_submit",
+    "uring_submit_and_wait",
+    "uring_get_events",
+    "uring_wait_cqe",
+    "uring_sync_cancel",
+    "uring_enable_rings",
+    "listener_alloc",
+    "accept_alloc",
+    "connect_alloc",
+    "sys_socket",
+    "sys_setsockopt",
+    "sys_bind",
+    "sys_listen",
+    "sys_getsockname",
+    "sys_accept",
+    "sys_connect",
+    "sys_timerfd_create",
+    "sys_timerfd_settime",
+};
+
+// Counts down over the calls at armed points; the call that finds it at 0 fails. UINT64_MAX
+// (never reached) counts without failing.
+std::atomic<uint64_t> countdown{0};
 std::atomic<uint64_t> armed_points{0};
+std::atomic<uint64_t> always_failing{0};
 std::atomic<uint64_t> calls{0};
 std::atomic<uint64_t> fired{0};
+std::atomic<uint64_t> hits[kPoints];
+std::atomic<int> errors[kPoints];  // 0: the default
 
 }  // namespace
 
 bool inject_fault(FaultPoint point) noexcept
 {
-    if ((armed_points.load(std::memory_order_relaxed) & (uint64_t{1} << static_cast<unsigned>(point))) == 0)
+    const auto index = static_cast<unsigned>(point);
+    if ((always_failing.load(std::memory_order_acquire) & (uint64_t{1} << index)) != 0)
+        return true;
+    if ((armed_points.load(std::memory_order_acquire) & (uint64_t{1} << index)) == 0)
         return false;
     calls.fetch_add(1, std::memory_order_relaxed);
-    if (countdown.fetch_sub(1, std::memory_order_acq_rel) != 0)
+    hits[index].fetch_add(1, std::memory_order_relaxed);
+    // Decrements only while above zero, so that exactly one call sees 0 and the counter
+    // never wraps round to fail again.
+    uint64_t left = countdown.load(std::memory_order_relaxed);
+    while (left != 0 && left != UINT64_MAX && !countdown.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel))
+    {
+    }
+    if (left != 0)
         return false;
-    fired.fetch_add(1, std::memory_order_relaxed);
+    if (fired.fetch_add(1, std::memory_order_acq_rel) != 0)
+        return false;  // another call already took the one failure
     return true;
+}
+
+int fault_errno(FaultPoint point) noexcept
+{
+    const int chosen = errors[static_cast<unsigned>(point)].load(std::memory_order_relaxed);
+    return chosen != 0 ? chosen : default_fault_errno(point);
 }
 
 }  // namespace asock::detail
@@ -32,17 +102,33 @@ using namespace asock::detail;
 
 extern "C" void asock_fault_arm(uint64_t points, uint64_t skip)
 {
+    armed_points.store(0, std::memory_order_release);
     calls = 0;
     fired = 0;
-    countdown = static_cast<int64_t>(skip);
-    armed_points = points;
+    for (auto& count : hits)
+        count = 0;
+    countdown = skip;
+    armed_points.store(points, std::memory_order_release);
 }
 
-extern "C" void asock_fault_disarm(void)
-{
-    armed_points = 0;
-    countdown = -1;
-}
+extern "C" void asock_fault_disarm(void) { armed_points.store(0, std::memory_order_release); }
+
+extern "C" void asock_fault_fail_always(uint64_t points) { always_failing.store(points, std::memory_order_release); }
 
 extern "C" uint64_t asock_fault_calls(void) { return calls.load(); }
 extern "C" uint64_t asock_fault_fired(void) { return fired.load(); }
+
+extern "C" uint64_t asock_fault_hits(unsigned point) { return point < kPoints ? hits[point].load() : 0; }
+
+extern "C" const char* asock_fault_point_name(unsigned point) { return point < kPoints ? kNames[point] : "?"; }
+
+extern "C" void asock_fault_set_errno(unsigned point, int error)
+{
+    if (point < kPoints)
+        errors[point] = error;
+}
+
+extern "C" int asock_fault_errno(unsigned point)
+{
+    return point < kPoints ? fault_errno(static_cast<FaultPoint>(point)) : 0;
+}

@@ -49,4 +49,12 @@ socket::socket(engine& e, SOCKET_HANDLE handle)
         throw std::system_error(std::make_error_code(std::errc::invalid_argument), "asock::socket: the socket could not be created");
 }
 
+listener::listener(engine& e, const char* address, std::uint16_t port, std::int32_t backlog)
+{
+    std::error_code error;
+    *this = listen(e, address, port, backlog, error);
+    if (error)
+        throw std::system_error(error, "asock::listener: cannot listen");
+}
+
 }  // namespace asock

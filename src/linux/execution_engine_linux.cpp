@@ -9,18 +9,21 @@
 #include "detail/backend.h"
 #include "detail/engine.h"
 #include "detail/enum_value.h"
+#include "detail/fault.h"
 
 namespace asock::detail {
 namespace {
 
 // The backend that ASOCK_LINUX_BACKEND_DEFAULT means: ASOCK_BACKEND if set (an unknown value
-// is an error, reported as ASOCK_LINUX_BACKEND_DEFAULT), else io_uring when usable.
-bool backend_from_environment(ASOCK_LINUX_BACKEND& backend) noexcept
+// is an error, reported as ASOCK_LINUX_BACKEND_DEFAULT), else io_uring when usable, with epoll
+// to fall back on (may_fall_back) if its rings cannot be set up after all.
+bool backend_from_environment(ASOCK_LINUX_BACKEND& backend, bool& may_fall_back) noexcept
 {
     const char* forced = std::getenv("ASOCK_BACKEND");
     if (forced == nullptr || *forced == '\0')
     {
         backend = io_uring_usable() ? ASOCK_LINUX_BACKEND_IO_URING : ASOCK_LINUX_BACKEND_EPOLL;
+        may_fall_back = backend == ASOCK_LINUX_BACKEND_IO_URING;
         return true;
     }
     if (std::strcmp(forced, "io_uring") == 0)
@@ -53,14 +56,15 @@ Engine* Engine::create(const EXECUTION_ENGINE_PARAMETERS* parameters, ASOCK_LINU
     uint32_t count = 0;
     if (!loop_count_for(parameters, count))
         return nullptr;
-    if (backend == ASOCK_LINUX_BACKEND_DEFAULT && !backend_from_environment(backend))
+    bool may_fall_back = false;
+    if (backend == ASOCK_LINUX_BACKEND_DEFAULT && !backend_from_environment(backend, may_fall_back))
         return nullptr;
     if (backend != ASOCK_LINUX_BACKEND_IO_URING && backend != ASOCK_LINUX_BACKEND_EPOLL)
         return nullptr;
-    auto* engine = new (std::nothrow) Engine();
+    auto* engine = inject_fault(FaultPoint::engine_alloc) ? nullptr : new (std::nothrow) Engine();
     if (engine == nullptr)
         return nullptr;
-    if (!engine->start(count, backend))
+    if (!engine->start(count, backend, may_fall_back))
     {
         delete engine;
         return nullptr;
@@ -68,20 +72,22 @@ Engine* Engine::create(const EXECUTION_ENGINE_PARAMETERS* parameters, ASOCK_LINU
     return engine;
 }
 
-bool Engine::start(uint32_t count, ASOCK_LINUX_BACKEND backend) noexcept
+bool Engine::start(uint32_t count, ASOCK_LINUX_BACKEND backend, bool fall_back_to_epoll) noexcept
 {
     backend_ = backend;
     try
     {
+        throw_on_alloc_fault(FaultPoint::loop_alloc);
         loops_.reserve(count);
         for (uint32_t i = 0; i < count; ++i)
         {
+            throw_on_alloc_fault(FaultPoint::loop_alloc);
             loops_.push_back(std::make_unique<Loop>(*this, i));
             if (!loops_.back()->init(backend))
             {
                 loops_.pop_back();
                 stop_all();
-                return false;
+                return fall_back_to_epoll && start(count, ASOCK_LINUX_BACKEND_EPOLL, false);
             }
         }
     }

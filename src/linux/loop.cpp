@@ -25,6 +25,29 @@ void release_op(Op* op) noexcept
         op_free(op);
 }
 
+// Completes the socket's queued operations with ABANDONED, for a close. They are taken from
+// the socket's queues one at a time, so that a close made by one of these callbacks finds the
+// rest there.
+void abandon_queued(Socket& socket) noexcept
+{
+    while (Item* item = socket.receives.pop_front())
+    {
+        Op* op = as_op(item);
+        const auto callback = op->on_receive;
+        void* context = op->context;
+        release_op(op);
+        callback(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
+    }
+    while (Item* item = socket.sends.pop_front())
+    {
+        Op* op = as_op(item);
+        const auto callback = op->on_send;
+        void* context = op->context;
+        release_op(op);
+        callback(context, ASYNC_SOCKET_SEND_ABANDONED);
+    }
+}
+
 void link_at_tail(DirtyNode& sentinel, DirtyNode& node) noexcept
 {
     node.prev = sentinel.prev;
@@ -109,18 +132,28 @@ bool Loop::start() noexcept
             char name[16];
             std::snprintf(name, sizeof(name), "asock-loop-%u", index_);
             pthread_setname_np(pthread_self(), name);
+            const bool ready = backend_->thread_started();
+            start_state_.store(ready ? StartState::running : StartState::failed, std::memory_order_release);
+            start_state_.notify_all();
+            if (!ready)
+                return;
             run();
             // Deleting the engine deletes this loop too: read what is needed first and
             // touch nothing of this object afterwards.
             Engine* engine_to_delete = delete_engine_on_exit_ ? engine_ : nullptr;
             delete engine_to_delete;
         });
-        return true;
     }
     catch (...)
     {
         return false;
     }
+    // The engine is usable only once every loop's backend is ready on its thread.
+    start_state_.wait(StartState::starting, std::memory_order_acquire);
+    if (start_state_.load(std::memory_order_acquire) == StartState::running)
+        return true;
+    thread_.join();
+    return false;
 }
 
 void Loop::request_stop() noexcept
@@ -146,7 +179,6 @@ Loop* Loop::current() noexcept { return tls_current_loop; }
 void Loop::run() noexcept
 {
     tls_current_loop = this;
-    backend_->thread_started();
     while (!stop_requested_.load(std::memory_order_acquire))
     {
         process_inbox();
@@ -251,9 +283,18 @@ void Loop::process_inbox() noexcept
 
 void Loop::process_item(Item* item) noexcept
 {
+    if (item->kind == ItemKind::task)
+    {
+        // May free the task's owner: nothing of it is touched afterwards.
+        const Task& task = static_cast<const Task&>(*item);
+        task.run(task.owner);
+        return;
+    }
     Socket& socket = socket_of(item);
     switch (item->kind)
     {
+    case ItemKind::task:
+        break;
     case ItemKind::send:
     case ItemKind::receive:
         queue_op(as_op(item));
@@ -420,7 +461,13 @@ void Loop::deliver_open(Socket& socket) noexcept
 void Loop::close_here(Socket& socket) noexcept
 {
     if (socket.detached)
-        return;  // a close of this socket is already running further up this thread's stack
+    {
+        // A close of this socket is already running further up this thread's stack (this is
+        // one of the callbacks it runs): complete the rest now, so that no other callback of
+        // the socket starts after this close returns (02_011).
+        abandon_queued(socket);
+        return;
+    }
     SocketScope scope(*this, socket);
     // Operations and the open notice handed over before the close may still wait in the
     // inbox: they belong to this close (it must complete them), so take them now.
@@ -455,26 +502,10 @@ void Loop::perform_close(Socket& socket) noexcept
     backend_->detach(socket);
     sys::close(socket.fd);
     socket.fd = -1;
-    ItemQueue receives = socket.receives.take_all();
-    ItemQueue sends = socket.sends.take_all();
-    // The callbacks may send (refused: the state is closing), close (returns: detached) or
-    // destroy (deferred: the free waits for the end of the iteration).
-    while (Item* item = receives.pop_front())
-    {
-        Op* op = as_op(item);
-        const auto callback = op->on_receive;
-        void* context = op->context;
-        release_op(op);
-        callback(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
-    }
-    while (Item* item = sends.pop_front())
-    {
-        Op* op = as_op(item);
-        const auto callback = op->on_send;
-        void* context = op->context;
-        release_op(op);
-        callback(context, ASYNC_SOCKET_SEND_ABANDONED);
-    }
+    // The callbacks may send (refused: the state is closing), close (completes the rest of
+    // the queues itself, see close_here) or destroy (deferred: the free waits for the end of
+    // the iteration).
+    abandon_queued(socket);
     {
         std::lock_guard<SmallMutex> lock(socket.mutex);
         socket.state = SocketState::closed;

@@ -92,8 +92,10 @@ private:
 
 Depot& depot()
 {
-    // Never destroyed: threads may still free operations while static objects go away.
-    static Depot* instance = new Depot();
+    // Never destroyed: threads may still free operations while static objects go away. Built
+    // in static storage: a heap allocation failing here would throw out of noexcept code.
+    alignas(Depot) static unsigned char storage[sizeof(Depot)];
+    static Depot* instance = new (storage) Depot();
     return *instance;
 }
 
@@ -161,7 +163,9 @@ Op* op_alloc(uint32_t buffer_count) noexcept
         delete[] heap_iov;
         return nullptr;
     }
-    Op* op = new (memory) Op();
+    // Default-initialised: the inline iovec array is left as it is (the caller fills what it
+    // uses), which saves zeroing 128 bytes per operation.
+    Op* op = new (memory) Op;
     op->heap_iov = heap_iov;
     op->iov = heap_iov != nullptr ? heap_iov : op->inline_iov;
     op->iov_count = buffer_count;

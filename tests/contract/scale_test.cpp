@@ -317,7 +317,10 @@ struct Pair
     std::atomic<int> sends{0};
     std::atomic<ASYNC_SOCKET_SEND_RESULT> send_result{ASYNC_SOCKET_SEND_ERROR};
     std::atomic<bool> echo_refused{false};
-    bool echo = true;
+    // Atomic: a test turns it off while the receive is pending, and the receive's callback
+    // reads it on the loop thread; the bytes that trigger the callback go through the kernel,
+    // an order ThreadSanitizer cannot see.
+    std::atomic<bool> echo{true};
     Counter* opened = nullptr;
     Counter* received = nullptr;
     Counter* sent = nullptr;

@@ -173,7 +173,7 @@ TEST(BackendChoice, unknown_asock_backend_value_makes_create_fail)
             execution_engine_dec_ref(engine);
         EXPECT_EQ(nullptr, execution_engine_create(nullptr));
     }
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
     EXPECT_EQ(fds, open_fd_count());
 }
 
@@ -233,7 +233,7 @@ TEST(BackendChoice, linux_create_with_io_uring_never_falls_back_to_epoll)
         if (engine != nullptr)
             execution_engine_dec_ref(engine);
     }
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_03_008
@@ -268,7 +268,7 @@ TEST(BackendChoice, linux_create_with_a_value_outside_the_enum_fails)
     EXPECT_EQ(nullptr, engine);
     if (engine != nullptr)
         execution_engine_dec_ref(engine);
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
     EXPECT_EQ(fds, open_fd_count());
 }
 

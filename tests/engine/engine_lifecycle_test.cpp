@@ -109,7 +109,7 @@ TEST(EngineLifecycle, create_fails_when_max_is_below_min_and_leaves_nothing_behi
         for (ASOCK_LINUX_BACKEND backend : {ASOCK_LINUX_BACKEND_DEFAULT, ASOCK_LINUX_BACKEND_IO_URING, ASOCK_LINUX_BACKEND_EPOLL})
             EXPECT_EQ(nullptr, execution_engine_linux_create(&parameters, backend)) << backend_name(backend);
     }
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
     EXPECT_EQ(fds, open_fd_count());
 }
 
@@ -139,7 +139,7 @@ TEST(EngineLifecycle, inc_ref_and_dec_ref_ignore_null)
     execution_engine_dec_ref(nullptr);
     execution_engine_dec_ref(nullptr);
     // Nothing happened to the engine that exists.
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
     EXPECT_TRUE(engine_works(engine));
     execution_engine_dec_ref(engine);
     EXPECT_EQ(threads - 2, thread_count());
@@ -180,7 +180,7 @@ TEST(EngineLifecycle, engine_runs_while_any_reference_remains)
     EXPECT_EQ(threads + 2, thread_count());
     EXPECT_TRUE(engine_works(engine));
     execution_engine_dec_ref(engine);
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
 }
 
 // Tests_SRS_ASYNC_SOCKET_LINUX_03_005
@@ -212,7 +212,7 @@ TEST(EngineLifecycle, destroying_the_last_socket_after_the_engine_was_released_e
         EXPECT_EQ((std::vector<uint8_t>{'p', 'i', 'n', 'g'}), read_exactly(c.peer, 4));
 
         async_socket_destroy(s);  // drops the last reference, on this (application) thread
-        EXPECT_EQ(threads, thread_count());
+        EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
         ::close(c.peer);
         EXPECT_EQ(fds, open_fd_count());
     }
@@ -304,7 +304,7 @@ TEST(EngineLifecycle, last_reference_dropped_on_another_engines_thread_ends_the_
 
     async_socket_destroy(s);
     execution_engine_dec_ref(other);
-    EXPECT_EQ(threads, thread_count());
+    EXPECT_TRUE(wait_for_thread_count(threads, std::chrono::seconds(1))) << thread_count() << " threads, " << threads << " expected";
     ::close(c.peer);
     ::close(victim.peer);
 }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "detail/backend.h"
 #include "detail/loop.h"
 #include "detail/socket.h"
+#include "detail/net.h"
 #include "detail/sys.h"
 
 namespace asock::detail {
@@ -25,6 +27,8 @@ namespace {
 constexpr int kMaxEvents = 256;
 // Receives completed for one socket in one go before the loop looks at the others.
 constexpr int kReceiveBudget = 16;
+// Connections accepted for one listener in one go.
+constexpr int kAcceptBudget = 16;
 
 class EpollBackend final : public Backend
 {
@@ -90,7 +94,7 @@ public:
             if (event.data.ptr == nullptr)
                 drain_wake();
             else if (event.events != 0)
-                dispatch(*static_cast<Socket*>(event.data.ptr), event.events);
+                dispatch_event(event.data.u64, event.events);
         }
         event_count_ = 0;
         next_event_ = 0;
@@ -102,6 +106,59 @@ public:
         const uint64_t one = 1;
         // Fails only when the counter is saturated, which already means "wake up".
         (void)sys::write(wake_fd_, &one, sizeof(one));
+    }
+
+    // --- Listeners and connects: non-blocking sockets, accept4 on readiness; a connect in
+    // progress waits for EPOLLOUT (then SO_ERROR tells how it ended) or its timerfd.
+
+    int socket_flags() const noexcept override { return SOCK_NONBLOCK; }
+
+    int attach_listener(Listener& listener) noexcept override
+    {
+        listener.readable = true;  // optimistic, as for sockets: the first accept tries at once
+        epoll_event event{};
+        event.events = EPOLLIN | EPOLLET;
+        event.data.u64 = net_tag(listener, false);
+        return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener.fd, &event) == 0 ? 0 : errno;
+    }
+
+    void detach_listener(Listener& listener) noexcept override
+    {
+        sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd, nullptr);
+        forget_events(net_tag(listener, false));
+    }
+
+    void flush_listener(Listener& listener) noexcept override
+    {
+        for (int budget = kAcceptBudget; listener.readable && !listener.detached && listener_has_waiting_accepts(listener); --budget)
+        {
+            if (budget == 0)
+            {
+                listener_flush_later(listener);  // more next iteration, after the others
+                return;
+            }
+            const int fd = sys::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd >= 0)
+                listener_accept_done(listener, fd);
+            else if (errno == EAGAIN || errno == EWOULDBLOCK)
+                listener.readable = false;
+            else if (!is_accept_retry(errno))
+                listener_accept_done(listener, -errno);
+        }
+    }
+
+    void start_connect(Connect& connect) noexcept override
+    {
+        if (sys::connect(connect.fd, reinterpret_cast<const sockaddr*>(&connect.address), connect.address_length) == 0)
+            return connect_finished(connect, 0);
+        // EINTR: the connect goes on in the background, as with EINPROGRESS.
+        if (errno != EINPROGRESS && errno != EINTR)
+            return connect_finished(connect, errno);
+        const int error = watch_connect(connect);
+        if (error == 0)
+            return;
+        unwatch_connect(connect);
+        connect_finished(connect, error);
     }
 
 private:
@@ -182,6 +239,81 @@ private:
         }
     }
 
+    // Sockets have their address in the event's data; listeners and connects a tagged one.
+    void dispatch_event(uint64_t data, uint32_t events) noexcept
+    {
+        if (is_net_tag(data))
+            dispatch_net(data);
+        else
+            dispatch(*reinterpret_cast<Socket*>(data), events);
+    }
+
+    // Errors and hang-ups of a listener are reported by accept4; a connect's by SO_ERROR.
+    void dispatch_net(uint64_t data) noexcept
+    {
+        NetTarget& target = net_target_of(data);
+        if (target.net_kind == NetKind::listener)
+        {
+            Listener& listener = static_cast<Listener&>(target);
+            ListenerScope scope(listener);
+            listener.readable = true;
+            flush_listener(listener);
+            return;
+        }
+        Connect& connect = static_cast<Connect&>(target);
+        const int error = is_net_timer_tag(data) ? ETIMEDOUT : connect_error(connect);
+        unwatch_connect(connect);
+        connect_finished(connect, error);
+    }
+
+    int watch_connect(Connect& connect) noexcept
+    {
+        connect.timer_fd = sys::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (connect.timer_fd < 0)
+            return errno;
+        itimerspec expiry{};
+        expiry.it_value.tv_sec = connect.timeout_ms / 1000;
+        expiry.it_value.tv_nsec = static_cast<long>(connect.timeout_ms % 1000) * 1000000;
+        if (sys::timerfd_settime(connect.timer_fd, 0, &expiry, nullptr) != 0)
+            return errno;
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.u64 = net_tag(connect, true);
+        if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connect.timer_fd, &event) != 0)
+            return errno;
+        event.events = EPOLLOUT;
+        event.data.u64 = net_tag(connect, false);
+        return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connect.fd, &event) == 0 ? 0 : errno;
+    }
+
+    // Before a connect ends: its socket leaves the set (as an async socket it joins one again)
+    // and its timer goes; events of either already fetched are not dispatched.
+    void unwatch_connect(Connect& connect) noexcept
+    {
+        sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, connect.fd, nullptr);  // ENOENT if never added
+        forget_events(net_tag(connect, false));
+        if (connect.timer_fd < 0)
+            return;
+        sys::close(connect.timer_fd);  // also takes it out of the set
+        connect.timer_fd = -1;
+        forget_events(net_tag(connect, true));
+    }
+
+    static int connect_error(const Connect& connect) noexcept
+    {
+        int error = 0;
+        socklen_t length = sizeof(error);
+        return sys::getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? error : errno;
+    }
+
+    // Events already returned by this poll for data must not be dispatched any more.
+    void forget_events(uint64_t data) noexcept
+    {
+        for (int i = next_event_; i < event_count_; ++i)
+            if (events_[i].data.u64 == data)
+                events_[i].events = 0;
+    }
+
     static size_t requested(const msghdr& message) noexcept
     {
         size_t total = 0;
@@ -203,7 +335,7 @@ private:
 
 std::unique_ptr<Backend> make_epoll_backend(Loop& loop) noexcept
 {
-    std::unique_ptr<EpollBackend> backend(new (std::nothrow) EpollBackend(loop));
+    std::unique_ptr<EpollBackend> backend(inject_fault(FaultPoint::backend_alloc) ? nullptr : new (std::nothrow) EpollBackend(loop));
     if (backend == nullptr || !backend->init())
         return nullptr;
     return backend;

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -29,6 +30,7 @@
 #include "detail/backend.h"
 #include "detail/errors.h"
 #include "detail/loop.h"
+#include "detail/net.h"
 #include "detail/socket.h"
 #include "detail/sys.h"
 
@@ -39,6 +41,9 @@ constexpr unsigned kSubmissionEntries = 256;
 constexpr unsigned kCompletionEntries = 8192;
 constexpr size_t kScratchIovecs = 4096;
 constexpr uint64_t kWakeTag = 1;  // never an operation's address (those are aligned)
+// Listeners' and connects' entries carry a tagged address (net.h); the wake-up's tag is the
+// one with a null address, so that a single bit test sends both away from operations.
+static_assert(kWakeTag == kNetTag);
 
 // A loop's ring is used by the loop's thread alone. Linux 6.1 can exploit that: completions
 // are then processed in a batch when the thread asks for them (DEFER_TASKRUN) instead of
@@ -62,50 +67,64 @@ int setup_ring(io_uring& ring, bool one_thread) noexcept
         io_uring_params params{};
         params.flags = flags;
         params.cq_entries = kCompletionEntries;
-        result = io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
+        result = sys::io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
         if (result != -EINVAL)
             break;
     }
     return result;
 }
 
-bool ring_has_what_we_need(io_uring& ring) noexcept
+// What a probe learnt: whether this kernel gives asock what it needs, or nothing for now (the
+// process was out of descriptors or memory), in which case the next probe asks again.
+enum class Probe
+{
+    usable,
+    unusable,
+    unknown,
+};
+
+bool transient_failure(int error) noexcept { return error == EMFILE || error == ENFILE || error == ENOMEM || error == EAGAIN || error == EINTR; }
+
+Probe ring_has_what_we_need(io_uring& ring) noexcept
 {
     const unsigned needed_features = IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP;
     if ((ring.features & needed_features) != needed_features)
-        return false;
+        return Probe::unusable;
     io_uring_probe* probe = io_uring_get_probe_ring(&ring);
     if (probe == nullptr)
-        return false;
+        return Probe::unknown;
     bool ok = true;
-    for (int op : {IORING_OP_SEND, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_READ})
+    for (int op : {IORING_OP_SEND, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_READ, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_LINK_TIMEOUT})
         ok = ok && io_uring_opcode_supported(probe, op);
     io_uring_free_probe(probe);
     if (!ok)
-        return false;
+        return Probe::unusable;
     // Synchronous cancellation (Linux 6.0): with nothing to cancel it answers 0 or -ENOENT;
     // a kernel without it answers -EINVAL.
     const int fd = sys::eventfd(0, EFD_CLOEXEC);
     if (fd < 0)
-        return false;
+        return Probe::unknown;
     io_uring_sync_cancel_reg reg{};
     reg.fd = fd;
     reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
     reg.timeout.tv_sec = -1;
     reg.timeout.tv_nsec = -1;
-    const int result = io_uring_register_sync_cancel(&ring, &reg);
+    const int result = sys::io_uring_register_sync_cancel(&ring, &reg);
     sys::close(fd);
-    return result >= 0 || result == -ENOENT;
+    if (result >= 0 || result == -ENOENT)
+        return Probe::usable;
+    return transient_failure(-result) ? Probe::unknown : Probe::unusable;
 }
 
-bool probe_io_uring() noexcept
+Probe probe_io_uring() noexcept
 {
     io_uring ring;
-    if (setup_ring(ring, false) != 0)
-        return false;
-    const bool ok = ring_has_what_we_need(ring);
+    const int result = setup_ring(ring, false);
+    if (result != 0)
+        return transient_failure(-result) ? Probe::unknown : Probe::unusable;
+    const Probe verdict = ring_has_what_we_need(ring);
     io_uring_queue_exit(&ring);
-    return ok;
+    return verdict;
 }
 
 class UringBackend final : public Backend
@@ -133,11 +152,18 @@ public:
         return wake_fd_ >= 0;
     }
 
-    void thread_started() noexcept override
+    bool thread_started() noexcept override
     {
-        // liburing 2.3 declares io_uring_enable_rings but does not export it: the raw call.
-        if ((ring_.flags & IORING_SETUP_R_DISABLED) != 0)
-            (void)::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+        if ((ring_.flags & IORING_SETUP_R_DISABLED) == 0)
+            return true;
+        // A disabled ring refuses every submission: a signal must not leave it so, and any
+        // other failure means this loop cannot work at all.
+        int result;
+        do
+        {
+            result = sys::io_uring_enable_rings(&ring_);
+        } while (result == -EINTR);
+        return result >= 0;
     }
 
     // Completions still deferred (the orphans' among them) are posted now, while this is
@@ -145,7 +171,7 @@ public:
     void thread_ending() noexcept override
     {
         if (deferred_)
-            (void)io_uring_get_events(&ring_);
+            (void)sys::io_uring_get_events(&ring_);
     }
 
     int attach(Socket&) noexcept override { return 0; }
@@ -157,6 +183,8 @@ public:
         // Entries prepared but not submitted would escape the cancellation.
         if (io_uring_sq_ready(&ring_) != 0)
             submit();
+        if (io_uring_sq_ready(&ring_) != 0)
+            neutralize_unsubmitted(socket);
         if (!cancel_synchronously(socket.fd))
             wait_for_in_flight(socket);
         orphan(socket.receive_in_flight);
@@ -178,13 +206,14 @@ public:
         if (!wake_armed_)
             arm_wake();
         // Without the wake-up armed a sleep could miss a post; do not sleep then (the ring
-        // is full, which only lasts until the next submission).
-        block = block && wake_armed_;
+        // is full, which only lasts until the next submission). Nor with completions stashed
+        // by a close (wait_for_in_flight): they are dispatched below, not woken for.
+        block = block && wake_armed_ && stashed_.empty();
         // One system call submits the batch and, when there is nothing else to do, waits.
         if (block)
-            io_uring_submit_and_wait(&ring_, 1);
+            sys::io_uring_submit_and_wait(&ring_, 1);
         else if (deferred_)
-            io_uring_submit_and_get_events(&ring_);  // deferred completions need a system call
+            sys::io_uring_submit_and_get_events(&ring_);  // deferred completions need a system call
         else if (io_uring_sq_ready(&ring_) != 0)
             submit();
         release_scratch();
@@ -207,12 +236,171 @@ public:
         (void)sys::write(wake_fd_, &one, sizeof(one));
     }
 
+    // --- Listeners and connects: IORING_OP_ACCEPT (one in the kernel per listener at a time)
+    // and IORING_OP_CONNECT linked to an IORING_OP_LINK_TIMEOUT. The sockets are blocking: on
+    // a non-blocking one, the kernel fails the accept or connect with EAGAIN instead of
+    // waiting for readiness itself.
+
+    int socket_flags() const noexcept override { return 0; }
+
+    int attach_listener(Listener&) noexcept override { return 0; }
+
+    void detach_listener(Listener& listener) noexcept override
+    {
+        if (!listener.accept_in_flight)
+            return;
+        const uint64_t data = net_tag(listener, false);
+        listener.accept_in_flight = false;
+        // An entry prepared but not submitted would escape the cancellation.
+        if (io_uring_sq_ready(&ring_) != 0)
+            submit();
+        if (io_uring_sq_ready(&ring_) != 0 && neutralize_unsubmitted_entry(data))
+        {
+            // It never reaches the kernel; its completion (a no-op's) only drops its reference.
+            listener.accept_neutralized = true;
+            return;
+        }
+        // Cancel it and take its completion now, rather than in a later poll: then nothing of
+        // the listener (nor its engine reference) outlives the close, as with sockets.
+        // Shutting the socket down is the last resort that ends the accept too.
+        if (!cancel_synchronously(listener.fd))
+            sys::shutdown(listener.fd, SHUT_RDWR);
+        int result;
+        if (!reap_until(data, result))
+            return;  // the ring itself is broken: the entry never comes back
+        if (result >= 0)
+            sys::close(result);  // a connection accepted meanwhile
+        listener_release(listener);  // the entry's (the caller's scope holds another)
+    }
+
+    void flush_listener(Listener& listener) noexcept override
+    {
+        if (listener.accept_in_flight || listener.detached || !listener_has_waiting_accepts(listener))
+            return;
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr)
+        {
+            listener_flush_later(listener);  // the ring is full even after a submit: next iteration
+            return;
+        }
+        io_uring_prep_accept(sqe, listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        io_uring_sqe_set_data64(sqe, net_tag(listener, false));
+        listener.accept_in_flight = true;
+        listener_add_ref(listener);  // the entry's, until its completion
+    }
+
+    void start_connect(Connect& connect) noexcept override
+    {
+        // The connect and its timeout must reach the kernel in one submission, back to back.
+        if (io_uring_sq_space_left(&ring_) < 2)
+            submit();
+        if (io_uring_sq_space_left(&ring_) < 2)
+        {
+            connect_start_later(connect);
+            return;
+        }
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        io_uring_prep_connect(sqe, connect.fd, reinterpret_cast<const sockaddr*>(&connect.address), connect.address_length);
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(sqe, net_tag(connect, false));
+        connect.timeout.tv_sec = connect.timeout_ms / 1000;
+        connect.timeout.tv_nsec = static_cast<long long>(connect.timeout_ms % 1000) * 1000000;
+        io_uring_sqe* timer = io_uring_get_sqe(&ring_);
+        io_uring_prep_link_timeout(timer, &connect.timeout, 0);
+        io_uring_sqe_set_data64(timer, net_tag(connect, true));
+        connect.completions_pending = 2;
+    }
+
 private:
-    void dispatch(uint64_t data, int result) noexcept
+    // The wake-up, or a listener's or a connect's entry.
+    void dispatch_tagged(uint64_t data, int result) noexcept
     {
         if (data == kWakeTag)
         {
             wake_armed_ = false;
+            return;
+        }
+        NetTarget& target = net_target_of(data);
+        if (target.net_kind == NetKind::listener)
+            accept_done(static_cast<Listener&>(target), result);
+        else
+            connect_entry_done(static_cast<Connect&>(target), is_net_timer_tag(data), result);
+    }
+
+    void accept_done(Listener& listener, int result) noexcept
+    {
+        if (listener.accept_neutralized)
+        {
+            listener_release(listener);  // the no-op's that replaced the accept (detach_listener)
+            return;
+        }
+        listener.accept_in_flight = false;
+        ListenerScope scope(listener);
+        listener_release(listener);  // the entry's (the scope holds one until it ends)
+        if (result >= 0 || !is_accept_retry(-result))
+            listener_accept_done(listener, result);
+        flush_listener(listener);  // the next waiting accept, if any
+    }
+
+    // Both entries of a connect come back (the timeout's: -ETIME when it fired, -ECANCELED when
+    // the connect ended first); the connect ends with the second.
+    void connect_entry_done(Connect& connect, bool timer, int result) noexcept
+    {
+        if (timer)
+            connect.timed_out = result == -ETIME;
+        else
+            connect.connect_result = result;
+        if (--connect.completions_pending != 0)
+            return;
+        const int error = connect.connect_result == 0 ? 0 : connect.timed_out ? ETIMEDOUT : -connect.connect_result;
+        connect_finished(connect, error);
+    }
+
+    // Turns the entry with this data, still in the submission queue, into a no-op; false when
+    // it is not there.
+    bool neutralize_unsubmitted_entry(uint64_t data) noexcept
+    {
+        for (unsigned i = io_uring_smp_load_acquire(ring_.sq.khead); i != ring_.sq.sqe_tail; ++i)
+        {
+            io_uring_sqe* sqe = &ring_.sq.sqes[i & ring_.sq.ring_mask];
+            if (sqe->user_data != data)
+                continue;
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, data);
+            return true;
+        }
+        return false;
+    }
+
+    // Reaps completions until the one with this data comes (its result in result), keeping the
+    // others for the next dispatch. False when the ring itself is broken.
+    bool reap_until(uint64_t data, int& result) noexcept
+    {
+        for (;;)
+        {
+            io_uring_cqe* cqe;
+            const int waited = sys::io_uring_wait_cqe(&ring_, &cqe);
+            if (waited == -EINTR || waited == -EAGAIN)
+                continue;
+            if (waited != 0)
+                return false;
+            const uint64_t seen = cqe->user_data;
+            const int seen_result = cqe->res;
+            io_uring_cqe_seen(&ring_, cqe);
+            if (seen == data)
+            {
+                result = seen_result;
+                return true;
+            }
+            stash(seen, seen_result);
+        }
+    }
+
+    void dispatch(uint64_t data, int result) noexcept
+    {
+        if (is_net_tag(data))
+        {
+            dispatch_tagged(data, result);
             return;
         }
         Op* op = reinterpret_cast<Op*>(data);
@@ -333,7 +521,7 @@ private:
         int result;
         do
         {
-            result = io_uring_submit(&ring_);
+            result = sys::io_uring_submit(&ring_);
         } while (result == -EINTR);
     }
 
@@ -366,9 +554,33 @@ private:
         int result;
         do
         {
-            result = io_uring_register_sync_cancel(&ring_, &reg);
+            result = sys::io_uring_register_sync_cancel(&ring_, &reg);
         } while (result == -EINTR);
         return result >= 0 || result == -ENOENT;
+    }
+
+    // The submission failed (no memory for the requests, say): the socket's entries still in
+    // the submission queue must not reach the kernel once its handle is closed, as its number
+    // may be reused at once. They become no-ops, whose completions only free the operations,
+    // orphaned now. (liburing maps queue position i to sqes[i & ring_mask].)
+    void neutralize_unsubmitted(Socket& socket) noexcept
+    {
+        for (unsigned i = io_uring_smp_load_acquire(ring_.sq.khead); i != ring_.sq.sqe_tail; ++i)
+        {
+            io_uring_sqe* sqe = &ring_.sq.sqes[i & ring_.sq.ring_mask];
+            const uint64_t data = sqe->user_data;
+            Op** in_flight = nullptr;
+            if (socket.receive_in_flight != nullptr && data == reinterpret_cast<uint64_t>(socket.receive_in_flight))
+                in_flight = &socket.receive_in_flight;
+            else if (socket.send_in_flight != nullptr && data == reinterpret_cast<uint64_t>(socket.send_in_flight))
+                in_flight = &socket.send_in_flight;
+            if (in_flight == nullptr)
+                continue;
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, data);
+            orphan(*in_flight);
+            *in_flight = nullptr;
+        }
     }
 
     // Last resort when synchronous cancellation fails: shut the socket down (which ends any
@@ -376,11 +588,11 @@ private:
     // others for the next dispatch.
     void wait_for_in_flight(Socket& socket) noexcept
     {
-        ::shutdown(socket.fd, SHUT_RDWR);
+        sys::shutdown(socket.fd, SHUT_RDWR);
         while (socket.receive_in_flight != nullptr || socket.send_in_flight != nullptr)
         {
             io_uring_cqe* cqe;
-            const int waited = io_uring_wait_cqe(&ring_, &cqe);
+            const int waited = sys::io_uring_wait_cqe(&ring_, &cqe);
             if (waited == -EINTR || waited == -EAGAIN)
                 continue;
             if (waited != 0)
@@ -403,6 +615,7 @@ private:
     {
         try
         {
+            throw_on_alloc_fault(FaultPoint::stash_alloc);
             stashed_.push_back({data, result});
         }
         catch (...)
@@ -442,7 +655,7 @@ private:
         {
             const uint64_t data = cqe->user_data;
             io_uring_cqe_seen(&ring_, cqe);
-            if (data != kWakeTag && reinterpret_cast<Op*>(data)->orphaned)
+            if (!is_net_tag(data) && reinterpret_cast<Op*>(data)->orphaned)
             {
                 op_free(reinterpret_cast<Op*>(data));
                 --orphans_;
@@ -473,17 +686,26 @@ private:
 
 }  // namespace
 
+// The kernel's answer is kept for the life of the process; a probe that failed for want of
+// descriptors or memory is not an answer, so the next call probes again.
 bool io_uring_usable() noexcept
 {
-    static const bool usable = probe_io_uring();
-    return usable;
+    static std::atomic<Probe> known{Probe::unknown};
+    Probe verdict = known.load(std::memory_order_acquire);
+    if (verdict == Probe::unknown)
+    {
+        verdict = probe_io_uring();
+        if (verdict != Probe::unknown)
+            known.store(verdict, std::memory_order_release);
+    }
+    return verdict == Probe::usable;
 }
 
 std::unique_ptr<Backend> make_io_uring_backend(Loop& loop) noexcept
 {
     if (!io_uring_usable())
         return nullptr;
-    std::unique_ptr<UringBackend> backend(new (std::nothrow) UringBackend(loop));
+    std::unique_ptr<UringBackend> backend(inject_fault(FaultPoint::backend_alloc) ? nullptr : new (std::nothrow) UringBackend(loop));
     if (backend == nullptr || !backend->init())
         return nullptr;
     return backend;

@@ -15,6 +15,8 @@ namespace asock::detail {
 
 class Loop;
 struct Socket;
+struct Listener;
+struct Connect;
 
 class Backend
 {
@@ -41,9 +43,27 @@ public:
     virtual void wake() noexcept = 0;
 
     // The loop's thread begins and ends its run: a backend whose kernel objects are bound to
-    // the thread that uses them finishes setting them up here, and settles them at the end.
-    virtual void thread_started() noexcept {}
+    // the thread that uses them finishes setting them up here (false: it could not, and the
+    // loop does not start), and settles them at the end.
+    virtual bool thread_started() noexcept { return true; }
     virtual void thread_ending() noexcept {}
+
+    // --- Listeners and connects (detail/net.h). Their events and completions carry a tagged
+    // address (net_tag) so that the dispatch tells them from sockets' and operations' at the
+    // cost of one bit test.
+
+    // The flags (SOCK_NONBLOCK or 0) of the listening and connecting sockets this backend
+    // works with.
+    virtual int socket_flags() const noexcept = 0;
+    // Prepares a listening socket for accepts. Any thread. Returns 0 or an errno value.
+    virtual int attach_listener(Listener& listener) noexcept = 0;
+    // As detach, for a listener, before its handle is closed: on return the kernel holds no
+    // accept of it that could still hand over a connection, and no event of it is dispatched.
+    virtual void detach_listener(Listener& listener) noexcept = 0;
+    // Starts accepting for the listener's waiting accept requests. May complete some.
+    virtual void flush_listener(Listener& listener) noexcept = 0;
+    // Starts a connect, which ends in connect_finished (maybe before this returns).
+    virtual void start_connect(Connect& connect) noexcept = 0;
 };
 
 // Factories, one per backend file. nullptr when the backend cannot run here.

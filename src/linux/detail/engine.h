@@ -34,7 +34,9 @@ public:
 
 private:
     Engine() = default;
-    bool start(uint32_t loop_count, ASOCK_LINUX_BACKEND backend) noexcept;
+    // fall_back_to_epoll: the default backend chose io_uring; if a ring cannot be set up
+    // (no memory, no descriptors), the engine runs on epoll instead.
+    bool start(uint32_t loop_count, ASOCK_LINUX_BACKEND backend, bool fall_back_to_epoll) noexcept;
     void stop_all() noexcept;
 
     std::atomic<uint32_t> refs_{1};

@@ -151,6 +151,15 @@ private:
     std::thread thread_;
     bool delete_engine_on_exit_ = false;
 
+    // Set by the loop's thread once its backend is ready on it (or could not be made so).
+    enum class StartState : uint8_t
+    {
+        starting,
+        running,
+        failed,
+    };
+    std::atomic<StartState> start_state_{StartState::starting};
+
     // Shared with other threads.
     std::atomic<Item*> inbox_{nullptr};
     std::atomic<bool> needs_wake_{false};

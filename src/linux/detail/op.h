@@ -19,6 +19,7 @@ enum class ItemKind : uint8_t
     open_notice,    // deliver on_open_complete (embedded in the socket)
     close_request,  // a close asked for by a thread that does not own the socket (embedded)
     release,        // a destroy asked for on another loop's thread: free when safe (embedded)
+    task,           // work that is not a socket's: a listener's or a connect's step (Task)
 };
 
 // Intrusive link shared by everything a loop queues: an item is in at most one list at a
@@ -29,6 +30,16 @@ struct Item
 {
     Item* next = nullptr;
     ItemKind kind = ItemKind::send;
+};
+
+// A step of a listener or a connect (detail/net.h) handed to a loop: the loop calls
+// run(owner) on its thread. Embedded in its owner, which keeps it alive while it is queued.
+struct Task : Item
+{
+    Task(void (*function)(void*) noexcept, void* task_owner) noexcept : run(function), owner(task_owner) { kind = ItemKind::task; }
+
+    void (*const run)(void* owner) noexcept;
+    void* const owner;
 };
 
 // Buffers kept inside an operation; more than this many cost one extra allocation.

@@ -106,6 +106,7 @@ inline Socket& socket_of(Item* item) noexcept
         return static_cast<Socket&>(static_cast<ReleaseRequest&>(*item));
     case ItemKind::send:
     case ItemKind::receive:
+    case ItemKind::task:  // not a socket's: never asked (Loop::process_item runs tasks first)
         break;
     }
     return *as_op(item)->socket;

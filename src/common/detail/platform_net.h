@@ -1,0 +1,25 @@
+// The interface between the C API layer of listeners and connects
+// (common/async_socket_listener.cpp: argument checks) and a platform's implementation
+// (linux/listener_linux.cpp and connect_linux.cpp; win32/net_win32.cpp). Arguments reach these
+// functions already checked: non-NULL engine, address, callbacks and out-parameters.
+#pragma once
+
+#include <cstdint>
+
+#include "asock/async_socket_listener.h"
+
+namespace asock::detail {
+
+struct Listener;
+
+// On success listener is the new listener; error is the errno value behind the result.
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept;
+uint16_t listener_port(const Listener& listener) noexcept;
+int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept;
+void listener_close(Listener& listener) noexcept;
+void listener_destroy(Listener& listener) noexcept;
+
+// Returns 0 when the callback will run, an errno value when it will not.
+int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept;
+
+}  // namespace asock::detail

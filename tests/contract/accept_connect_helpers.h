@@ -1,0 +1,207 @@
+// Helpers of the accept and connect tests (async_socket_listener.h, asock::listener and
+// asock::connect): records of the callbacks, and the network situations the tests need (a port
+// nobody listens on, a listener whose backlog is full, IPv6 loopback or not). Linux only, as
+// the implementation.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "asock/async_socket_listener.h"
+#include "contract/contract_fixture.h"
+
+namespace asock_test {
+
+// What one accept completion reported.
+struct AcceptRecord
+{
+    std::atomic<int> calls{0};
+    std::atomic<ASYNC_SOCKET_ACCEPT_RESULT> result{ASYNC_SOCKET_ACCEPT_ERROR};
+    std::atomic<ASYNC_SOCKET_HANDLE> socket{nullptr};
+    std::atomic<int> error{-1};
+    std::atomic<std::thread::id> thread{};
+    Counter done;
+
+    static void callback(void* context, ASYNC_SOCKET_ACCEPT_RESULT accept_result, ASYNC_SOCKET_HANDLE accepted_socket, int accept_error)
+    {
+        auto* self = static_cast<AcceptRecord*>(context);
+        self->result = accept_result;
+        self->socket = accepted_socket;
+        self->error = accept_error;
+        self->thread = std::this_thread::get_id();
+        self->calls++;
+        self->done.add();
+    }
+};
+
+// What one connect completion reported.
+struct ConnectRecord
+{
+    std::atomic<int> calls{0};
+    std::atomic<ASYNC_SOCKET_CONNECT_RESULT> result{ASYNC_SOCKET_CONNECT_ERROR};
+    std::atomic<ASYNC_SOCKET_HANDLE> socket{nullptr};
+    std::atomic<int> error{-1};
+    std::atomic<std::thread::id> thread{};
+    Counter done;
+
+    static void callback(void* context, ASYNC_SOCKET_CONNECT_RESULT connect_result, ASYNC_SOCKET_HANDLE connected_socket, int connect_error)
+    {
+        auto* self = static_cast<ConnectRecord*>(context);
+        self->result = connect_result;
+        self->socket = connected_socket;
+        self->error = connect_error;
+        self->thread = std::this_thread::get_id();
+        self->calls++;
+        self->done.add();
+    }
+};
+
+// Destroys a listener at the end of the scope. Declare it after the records its accepts write
+// to, so that the listener goes (completing them) before they do.
+class OwnedListener
+{
+public:
+    explicit OwnedListener(ASYNC_SOCKET_LISTENER_HANDLE listener = nullptr) noexcept : listener_(listener) {}
+    ~OwnedListener() { destroy(); }
+    OwnedListener(const OwnedListener&) = delete;
+    OwnedListener& operator=(const OwnedListener&) = delete;
+    ASYNC_SOCKET_LISTENER_HANDLE get() const noexcept { return listener_; }
+    void destroy() noexcept
+    {
+        async_socket_listener_destroy(listener_);
+        listener_ = nullptr;
+    }
+    ASYNC_SOCKET_LISTENER_HANDLE release() noexcept
+    {
+        ASYNC_SOCKET_LISTENER_HANDLE listener = listener_;
+        listener_ = nullptr;
+        return listener;
+    }
+
+private:
+    ASYNC_SOCKET_LISTENER_HANDLE listener_;
+};
+
+inline bool ipv6_loopback_available()
+{
+    const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr = in6addr_loopback;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on: a socket holds it bound without listening,
+// so a connect to it is refused and no other test takes it meanwhile.
+class UnusedPort
+{
+public:
+    UnusedPort()
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof(address);
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+            ADD_FAILURE() << "could not reserve a port: " << errno;
+        port_ = ntohs(address.sin_port);
+    }
+    ~UnusedPort()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    UnusedPort(const UnusedPort&) = delete;
+    UnusedPort& operator=(const UnusedPort&) = delete;
+    uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+};
+
+// Plain connects to a listener that nobody accepts on, until one of them stays pending: the
+// accept queue is then full and the system drops further connection requests (SYNs), so that
+// a connect to the listener waits until its timeout. False if the queue never filled.
+class FullBacklog
+{
+public:
+    FullBacklog(uint16_t port, int max_connections = 64)
+    {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(port);
+        for (int i = 0; i < max_connections && !full_; ++i)
+        {
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (fd < 0)
+                break;
+            fds_.push_back(fd);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0)
+                continue;
+            if (errno != EINPROGRESS)
+                break;
+            pollfd pfd{fd, POLLOUT, 0};
+            full_ = ::poll(&pfd, 1, 200) == 0;  // not connected within 200 ms: its SYN was dropped
+        }
+    }
+    ~FullBacklog()
+    {
+        for (int fd : fds_)
+            ::close(fd);
+    }
+    FullBacklog(const FullBacklog&) = delete;
+    FullBacklog& operator=(const FullBacklog&) = delete;
+    bool full() const { return full_; }
+
+private:
+    std::vector<int> fds_;
+    bool full_ = false;
+};
+
+// Receives exactly size bytes on an open async socket (several receives if need be).
+inline std::vector<uint8_t> receive_exactly(ASYNC_SOCKET_HANDLE socket, size_t size)
+{
+    std::vector<uint8_t> data(size);
+    size_t got = 0;
+    while (got < size)
+    {
+        ReceiveRecord received;
+        ASYNC_SOCKET_BUFFER buffer{data.data() + got, static_cast<uint32_t>(size - got)};
+        if (async_socket_receive_async(socket, &buffer, 1, ReceiveRecord::callback, &received) != 0 || !received.done.wait_for(1) ||
+            received.result.load() != ASYNC_SOCKET_RECEIVE_OK)
+            break;
+        got += received.bytes.load();
+    }
+    data.resize(got);
+    return data;
+}
+
+// Sends data on one open async socket and checks that the other receives it.
+inline void expect_bytes_flow(ASYNC_SOCKET_HANDLE from, ASYNC_SOCKET_HANDLE to, size_t size = 1000, uint32_t seed = 1)
+{
+    const auto data = pattern(size, seed);
+    SendRecord sent;
+    ASYNC_SOCKET_BUFFER buffer{const_cast<uint8_t*>(data.data()), static_cast<uint32_t>(data.size())};
+    ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(from, &buffer, 1, SendRecord::callback, &sent));
+    EXPECT_EQ(data, receive_exactly(to, size));
+    ASSERT_TRUE(sent.done.wait_for(1));
+    EXPECT_EQ(ASYNC_SOCKET_SEND_OK, sent.result.load());
+}
+
+}  // namespace asock_test
