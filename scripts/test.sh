@@ -73,6 +73,35 @@ echo_smoke() {
   done
 }
 
+# examples_smoke: the C++ coroutine echo server (accept) with the C and C++ clients (connect),
+# over IPv6 and IPv4 loopback, ci build.
+examples_smoke() {
+  local bin=build/ci/examples address log port pid i ok=1
+  for address in ::1 127.0.0.1; do
+    log=build/test-examples-$address.log
+    "$bin/asock-echo-coro" --port 0 --address "$address" >"$log" 2>&1 &
+    pid=$!
+    port=
+    for ((i = 0; i < 100; i++)); do
+      sleep 0.05
+      port=$(sed -n 's/.*\]:\([0-9][0-9]*\).*/\1/p' "$log")
+      [[ -z $port ]] || break
+    done
+    if [[ -z $port ]] || ! "$bin/asock-echo-client" --address "$address" --port "$port" >>"$log" 2>&1 ||
+      ! "$bin/asock-echo-client-coro" --address "$address" --port "$port" --count 500 >>"$log" 2>&1; then
+      ok=0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $ok -eq 1 ]]; then
+    summary+=("examples (ci): coroutine echo server with the C and C++ clients, IPv6 and IPv4: ok")
+  else
+    summary+=("examples (ci): FAILED (build/test-examples-*.log)")
+    failed=1
+  fi
+}
+
 trap 'kill_echo_server' EXIT
 trap 'exit 130' INT TERM
 
@@ -92,8 +121,10 @@ else
   summary+=("fuzz: FAILED (build/test-fuzz.log, build/fuzz/artifacts/)")
   failed=1
 fi
-# The installed package: find_package and pkg-config consumers, C and C++.
+# The installed package: find_package and pkg-config consumers, C and C++; the examples.
 if [[ " ${built[*]} " == *" ci "* ]]; then
+  echo "== examples: accept and connect over loopback"
+  examples_smoke
   echo "== package: install and build consumers"
   if bash scripts/package_test.sh build/ci | tee build/test-package.log; then
     summary+=("$(tail -n 1 build/test-package.log)")
