@@ -10,8 +10,9 @@
 
    Callbacks run on a thread of the engine, never inside the call that started the operation,
    one at a time per listener. The same rules as async_socket.h hold: every accept or connect
-   that was started (the call returned 0) completes exactly once. On Linux the errors are
-   errno values; on Windows this API is not implemented yet: every call fails with ENOSYS. */
+   that was started (the call returned 0) completes exactly once. The errors are errno values
+   on Linux and on Windows (where asock maps the Winsock errors to them); the differences on
+   Windows are in docs/requirements/async_socket_win32_notes.md. */
 #ifndef ASOCK_ASYNC_SOCKET_LISTENER_H
 #define ASOCK_ASYNC_SOCKET_LISTENER_H
 

@@ -15,6 +15,7 @@
 #include "asock/async_socket.h"
 #include "asock/execution_engine_win32.h"
 #include "detail/platform.h"
+#include "detail/socket_win32.h"
 #include "detail/win32_api.h"
 
 namespace asock::detail {
@@ -49,6 +50,7 @@ enum class IoType : uint8_t
 {
     send,
     receive,
+    external = kExternalIoKind,  // an ExternalIo (detail/socket_win32.h): ConnectEx
 };
 
 // The context of one send or receive: the OVERLAPPED the completion comes back with, the
@@ -68,6 +70,7 @@ struct IoContext
     WSABUF* buffers() noexcept { return reinterpret_cast<WSABUF*>(this + 1); }
 };
 static_assert(alignof(WSABUF) <= alignof(IoContext));
+static_assert(offsetof(IoContext, type) == sizeof(OVERLAPPED) && offsetof(ExternalIo, kind) == sizeof(OVERLAPPED));
 
 // The threadpool callback running on this thread, if any.
 struct RunningCallback
@@ -194,6 +197,16 @@ VOID CALLBACK on_io_complete(PTP_CALLBACK_INSTANCE instance, PVOID socket, PVOID
 {
     if (overlapped == nullptr)
         return;
+    // Added to the seed: an operation of net_win32.cpp (ConnectEx) completes here too.
+    if (reinterpret_cast<const ExternalIo*>(overlapped)->kind == kExternalIoKind)
+    {
+        auto* external = static_cast<ExternalIo*>(static_cast<void*>(static_cast<OVERLAPPED*>(overlapped)));
+        RunningCallback running{instance, static_cast<Socket*>(socket)};
+        tls_running_callback = &running;
+        external->complete(*external, io_result, number_of_bytes_transferred);
+        tls_running_callback = nullptr;
+        return;
+    }
     auto* context = CONTAINING_RECORD(static_cast<OVERLAPPED*>(overlapped), IoContext, overlapped);
     const IoType type = context->type;
     const uint32_t total = context->total_bytes;
@@ -401,6 +414,21 @@ int socket_receive(Socket& socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer
     return start_io(socket, context, [&] {
         return os().WSARecv(socket.handle, context->buffers(), buffer_count, nullptr, &flags, &context->overlapped, nullptr);
     });
+}
+
+SOCKET socket_native(Socket& socket) noexcept { return socket.handle; }
+
+int socket_start_external(Socket& socket, ExternalIo& io, int (*start)(SOCKET handle, ExternalIo& io, void* argument) noexcept, void* argument) noexcept
+{
+    ApiCall call(socket);
+    if (!call.socket_open())
+        return WSAENOTCONN;
+    os().StartThreadpoolIo(socket.io);
+    const int error = start(socket.handle, io, argument);
+    if (error == 0 || error == WSA_IO_PENDING)
+        return 0;
+    os().CancelThreadpoolIo(socket.io);
+    return error;
 }
 
 uint64_t operation_memory(uint32_t buffer_count) noexcept

@@ -2,6 +2,8 @@
 #include <atomic>
 #include <cstdlib>
 
+#include <ws2tcpip.h>
+
 #include "detail/win32_api.h"
 
 namespace asock::detail {
@@ -10,6 +12,7 @@ namespace {
 void initialize_environment(PTP_CALLBACK_ENVIRON environment) { InitializeThreadpoolEnvironment(environment); }
 void set_callback_pool(PTP_CALLBACK_ENVIRON environment, PTP_POOL pool) { SetThreadpoolCallbackPool(environment, pool); }
 void destroy_environment(PTP_CALLBACK_ENVIRON environment) { DestroyThreadpoolEnvironment(environment); }
+int WSAAPI pton(int family, const char* text, void* address) { return InetPtonA(family, text, address); }
 
 const Win32Api real_api = {
     std::malloc,
@@ -34,6 +37,18 @@ const Win32Api real_api = {
     WSARecv,
     WSAGetLastError,
     closesocket,
+    WSAStartup,
+    WSASocketW,
+    bind,
+    listen,
+    getsockname,
+    setsockopt,
+    WSAIoctl,
+    pton,
+    CreateThreadpoolTimer,
+    SetThreadpoolTimer,
+    WaitForThreadpoolTimerCallbacks,
+    CloseThreadpoolTimer,
 };
 
 std::atomic<const Win32Api*> current{&real_api};

@@ -176,6 +176,19 @@ public:
             &FakeOs::fake_WSARecv,
             &FakeOs::fake_WSAGetLastError,
             &FakeOs::fake_closesocket,
+            // Listeners and connects: not faked, the real ones.
+            asock::detail::real_os().WSAStartup,
+            asock::detail::real_os().WSASocketW,
+            asock::detail::real_os().bind,
+            asock::detail::real_os().listen,
+            asock::detail::real_os().getsockname,
+            asock::detail::real_os().setsockopt,
+            asock::detail::real_os().WSAIoctl,
+            asock::detail::real_os().inet_pton,
+            asock::detail::real_os().CreateThreadpoolTimer,
+            asock::detail::real_os().SetThreadpoolTimer,
+            asock::detail::real_os().WaitForThreadpoolTimerCallbacks,
+            asock::detail::real_os().CloseThreadpoolTimer,
         };
         return api;
     }

@@ -43,6 +43,20 @@ struct Win32Api
     int(WSAAPI* WSARecv)(SOCKET socket, LPWSABUF buffers, DWORD buffer_count, LPDWORD bytes_received, LPDWORD flags, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE completion_routine);
     int(WSAAPI* WSAGetLastError)(void);
     int(WSAAPI* closesocket)(SOCKET socket);
+
+    // Listeners and connects (net_win32.cpp).
+    int(WSAAPI* WSAStartup)(WORD version, LPWSADATA data);
+    SOCKET(WSAAPI* WSASocketW)(int family, int type, int protocol, LPWSAPROTOCOL_INFOW info, GROUP group, DWORD flags);
+    int(WSAAPI* bind)(SOCKET socket, const sockaddr* address, int length);
+    int(WSAAPI* listen)(SOCKET socket, int backlog);
+    int(WSAAPI* getsockname)(SOCKET socket, sockaddr* address, int* length);
+    int(WSAAPI* setsockopt)(SOCKET socket, int level, int name, const char* value, int length);
+    int(WSAAPI* WSAIoctl)(SOCKET socket, DWORD code, LPVOID in, DWORD in_length, LPVOID out, DWORD out_length, LPDWORD returned, LPWSAOVERLAPPED overlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE completion_routine);
+    int(WSAAPI* inet_pton)(int family, const char* text, void* address);
+    PTP_TIMER(WINAPI* CreateThreadpoolTimer)(PTP_TIMER_CALLBACK callback, PVOID context, PTP_CALLBACK_ENVIRON environment);
+    VOID(WINAPI* SetThreadpoolTimer)(PTP_TIMER timer, PFILETIME due_time, DWORD period_ms, DWORD window_ms);
+    VOID(WINAPI* WaitForThreadpoolTimerCallbacks)(PTP_TIMER timer, BOOL cancel_pending_callbacks);
+    VOID(WINAPI* CloseThreadpoolTimer)(PTP_TIMER timer);
 };
 
 // The table in use: the real operating system unless a test installed another.

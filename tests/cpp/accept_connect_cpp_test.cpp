@@ -1,5 +1,6 @@
-// The C++ API of accept and connect (asock::listener, asock::connect) on both Linux backends:
-// handlers and coroutines yield open sockets or std::error_codes; the listener is RAII.
+// The C++ API of accept and connect (asock::listener, asock::connect) on every backend of the
+// platform: handlers and coroutines yield open sockets or std::error_codes; the listener is
+// RAII.
 #include <array>
 #include <atomic>
 #include <chrono>
