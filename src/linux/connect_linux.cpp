@@ -17,24 +17,6 @@
 namespace asock::detail {
 namespace {
 
-ASYNC_SOCKET_CONNECT_RESULT connect_result_for(int error) noexcept
-{
-    switch (error)
-    {
-    case 0:
-        return ASYNC_SOCKET_CONNECT_OK;
-    case ECONNREFUSED:
-        return ASYNC_SOCKET_CONNECT_REFUSED;
-    case ETIMEDOUT:
-        return ASYNC_SOCKET_CONNECT_TIMEOUT;
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-        return ASYNC_SOCKET_CONNECT_UNREACHABLE;
-    default:
-        return ASYNC_SOCKET_CONNECT_ERROR;
-    }
-}
-
 void run_start(void* owner) noexcept
 {
     Connect& connect = *static_cast<Connect*>(owner);

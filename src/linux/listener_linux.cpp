@@ -23,27 +23,6 @@
 namespace asock::detail {
 namespace {
 
-ASYNC_SOCKET_LISTENER_CREATE_RESULT create_result_for(int error) noexcept
-{
-    switch (error)
-    {
-    case 0:
-        return ASYNC_SOCKET_LISTENER_CREATE_OK;
-    case EINVAL:
-        return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
-    case EADDRINUSE:
-        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_IN_USE;
-    case EADDRNOTAVAIL:
-    case EAFNOSUPPORT:
-        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_NOT_AVAILABLE;
-    case EACCES:
-    case EPERM:
-        return ASYNC_SOCKET_LISTENER_CREATE_ACCESS_DENIED;
-    default:
-        return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
-    }
-}
-
 // Binds and listens; returns 0 or an errno value, and the bound port.
 int bind_and_listen(int fd, const sockaddr_storage& address, socklen_t length, int32_t backlog, uint16_t& port) noexcept
 {

@@ -361,26 +361,6 @@ VOID CALLBACK on_accept_io(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID 
     tls_running_listener = nullptr;
 }
 
-ASYNC_SOCKET_LISTENER_CREATE_RESULT create_result_for(int error) noexcept
-{
-    switch (error)
-    {
-    case 0:
-        return ASYNC_SOCKET_LISTENER_CREATE_OK;
-    case EINVAL:
-        return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
-    case EADDRINUSE:
-        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_IN_USE;
-    case EADDRNOTAVAIL:
-    case EAFNOSUPPORT:
-        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_NOT_AVAILABLE;
-    case EACCES:
-        return ASYNC_SOCKET_LISTENER_CREATE_ACCESS_DENIED;
-    default:
-        return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
-    }
-}
-
 // Binds and listens; returns 0 or an errno value.
 int bind_and_listen(Listener& listener, const sockaddr_storage& address, int length, int32_t backlog) noexcept
 {
@@ -638,24 +618,6 @@ struct ConnectOp
     ON_ASYNC_SOCKET_CONNECT_COMPLETE callback = nullptr;
     void* context = nullptr;
 };
-
-ASYNC_SOCKET_CONNECT_RESULT connect_result_for(int error) noexcept
-{
-    switch (error)
-    {
-    case 0:
-        return ASYNC_SOCKET_CONNECT_OK;
-    case ECONNREFUSED:
-        return ASYNC_SOCKET_CONNECT_REFUSED;
-    case ETIMEDOUT:
-        return ASYNC_SOCKET_CONNECT_TIMEOUT;
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-        return ASYNC_SOCKET_CONNECT_UNREACHABLE;
-    default:
-        return ASYNC_SOCKET_CONNECT_ERROR;
-    }
-}
 
 void free_connect(ConnectOp* op) noexcept
 {

@@ -4,6 +4,7 @@
 // functions already checked: non-NULL engine, address, callbacks and out-parameters.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 #include "asock/async_socket_listener.h"
@@ -11,6 +12,47 @@
 namespace asock::detail {
 
 struct Listener;
+
+// The results of the API for the errno values the platforms report (Windows maps its WSA
+// errors to errno values first), the same on every platform.
+inline ASYNC_SOCKET_LISTENER_CREATE_RESULT create_result_for(int error) noexcept
+{
+    switch (error)
+    {
+    case 0:
+        return ASYNC_SOCKET_LISTENER_CREATE_OK;
+    case EINVAL:
+        return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
+    case EADDRINUSE:
+        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_IN_USE;
+    case EADDRNOTAVAIL:
+    case EAFNOSUPPORT:
+        return ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_NOT_AVAILABLE;
+    case EACCES:
+    case EPERM:
+        return ASYNC_SOCKET_LISTENER_CREATE_ACCESS_DENIED;
+    default:
+        return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
+    }
+}
+
+inline ASYNC_SOCKET_CONNECT_RESULT connect_result_for(int error) noexcept
+{
+    switch (error)
+    {
+    case 0:
+        return ASYNC_SOCKET_CONNECT_OK;
+    case ECONNREFUSED:
+        return ASYNC_SOCKET_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return ASYNC_SOCKET_CONNECT_TIMEOUT;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+        return ASYNC_SOCKET_CONNECT_UNREACHABLE;
+    default:
+        return ASYNC_SOCKET_CONNECT_ERROR;
+    }
+}
 
 // On success listener is the new listener; error is the errno value behind the result.
 ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept;
