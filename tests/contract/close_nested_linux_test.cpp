@@ -37,12 +37,13 @@ protected:
     // Three pending receives; the first one's callback closes the socket.
     void start_receives()
     {
+        // Set before the first receive starts: its callback may run at once on the loop thread.
+        receives[0].closes = true;
         for (Receive& receive : receives)
         {
             receive.test = this;
             ASSERT_EQ(0, async_socket_receive_async(socket, &receive.buffer, 1, on_receive, &receive));
         }
-        receives[0].closes = true;
     }
 
     void expect_no_callback_after_the_inner_close()

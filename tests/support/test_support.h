@@ -151,4 +151,15 @@ inline bool wait_for_thread_count(size_t expected, std::chrono::milliseconds tim
     return true;
 }
 
+// The thread count right after threads were joined. pthread_join returns when the kernel has
+// released the thread's stack, a moment before it drops the thread from /proc/self/task, so
+// the count may lag by a few microseconds. This waits up to 20 ms for it to reach `expected`.
+// (A 20 ms window could also hide a thread that was never joined but exits on its own at
+// once; the join rule itself is also checked by the sanitizers' thread-leak reports.)
+inline size_t settled_thread_count(size_t expected)
+{
+    (void)wait_for_thread_count(expected, std::chrono::milliseconds(20));
+    return thread_count();
+}
+
 }  // namespace asock_test
