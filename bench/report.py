@@ -58,6 +58,16 @@ class Figures:
         value, name = (max if higher_better else min)(measured)
         return name, value
 
+    def paired(self, shape, mine, theirs, metric):
+        """min–max of the ratio mine / theirs over the rounds of the run (round i of both
+        servers ran back to back), or "–": how far the machine's noise moves the ratio."""
+        a = self.results.get(shape, {}).get(mine, {}).get("runs", [])
+        b = self.results.get(shape, {}).get(theirs, {}).get("runs", [])
+        ratios = [x[metric] / y[metric] for x, y in zip(a, b) if x.get(metric) and y.get(metric)]
+        if len(a) != len(b) or len(ratios) < 2:
+            return "–"
+        return f"{min(ratios):.2f}–{max(ratios):.2f}"
+
     def peers(self, shape):
         return [n for n in self.results.get(shape, {}) if not n.startswith("asock")]
 
@@ -70,43 +80,45 @@ def fmt(value):
     return f"{value:.3g}"
 
 
-def row(target, mine, mine_name, theirs, theirs_name, limit, higher_better):
+def row(target, mine, mine_name, theirs, theirs_name, limit, higher_better, spread="–"):
     """One line of the targets table: the ratio mine / theirs against the limit."""
     if mine is None or theirs is None:
-        return [target, "–", "–", "n/a (not measured)"]
+        return [target, "–", "–", "–", "n/a (not measured)"]
     ratio = mine / theirs
     passed = ratio >= limit if higher_better else ratio <= limit
     measured = f"{mine_name} {fmt(mine)} vs {theirs_name} {fmt(theirs)}"
-    return [target, measured, f"{ratio:.2f}", "PASS" if passed else "MISS"]
+    return [target, measured, f"{ratio:.2f}", spread, "PASS" if passed else "MISS"]
+
+
+def server_row(f, shape, target, mine_name, theirs_name, metric, limit, higher_better):
+    """row() for an echo-server figure, with the per-round spread of the ratio."""
+    return row(target, f.server(shape, mine_name, metric), mine_name, f.server(shape, theirs_name, metric),
+               theirs_name, limit, higher_better, f.paired(shape, mine_name, theirs_name, metric))
 
 
 def server_targets(f):
     rows = []
+    cpu = "server_cpu_us_per_rt"
     for shape, label in (("16x1KiB", "16 × 1 KiB"), ("256x1KiB", "256 × 1 KiB")):
-        cpu = "server_cpu_us_per_rt"
-        mine = f.server(shape, "asock-io_uring", cpu)
-        rows.append(row(f"CPU/rt {label}: asock-io_uring ≤ 0.9 × asio-epoll", mine, "asock-io_uring",
-                        f.server(shape, "asio-epoll", cpu), "asio-epoll", 0.9, False))
-        name, value = f.best(shape, CEILINGS, cpu, False)
-        rows.append(row(f"CPU/rt {label}: asock-io_uring ≤ 1.0 × the better ceiling", mine, "asock-io_uring",
-                        value, name, 1.0, False))
-        name, value = f.best(shape, f.peers(shape), "round_trips_per_sec", True)
-        rows.append(row(f"round trips/s {label}: asock-io_uring ≥ 1.0 × every peer (the best shown)",
-                        f.server(shape, "asock-io_uring", "round_trips_per_sec"), "asock-io_uring", value, name, 1.0, True))
-        rows.append(row(f"CPU/rt {label}: asock-epoll ≤ 1.1 × ceiling-epoll", f.server(shape, "asock-epoll", cpu),
-                        "asock-epoll", f.server(shape, "ceiling-epoll", cpu), "ceiling-epoll", 1.1, False))
-    def p50(name):
-        return f.server("1x64B", name, "p50_us")
-
+        rows.append(server_row(f, shape, f"CPU/rt {label}: asock-io_uring ≤ 0.9 × asio-epoll", "asock-io_uring",
+                               "asio-epoll", cpu, 0.9, False))
+        name, _ = f.best(shape, CEILINGS, cpu, False)
+        rows.append(server_row(f, shape, f"CPU/rt {label}: asock-io_uring ≤ 1.0 × the better ceiling",
+                               "asock-io_uring", name, cpu, 1.0, False))
+        name, _ = f.best(shape, f.peers(shape), "round_trips_per_sec", True)
+        rows.append(server_row(f, shape, f"round trips/s {label}: asock-io_uring ≥ 1.0 × every peer (the best shown)",
+                               "asock-io_uring", name, "round_trips_per_sec", 1.0, True))
+        rows.append(server_row(f, shape, f"CPU/rt {label}: asock-epoll ≤ 1.1 × ceiling-epoll", "asock-epoll",
+                               "ceiling-epoll", cpu, 1.1, False))
     for asio in ASIO:
-        rows.append(row(f"p50 1 × 64 B: asock-io_uring ≤ 1.0 × {asio}", p50("asock-io_uring"), "asock-io_uring",
-                        p50(asio), asio, 1.0, False))
-    name, value = f.best("1x64B", ASIO, "p50_us", False)
-    rows.append(row("p50 1 × 64 B: asock-io_uring-spin ≤ 0.6 × asio (the better one)", p50("asock-io_uring-spin"),
-                    "asock-io_uring-spin", value, name, 0.6, False))
-    name, value = f.best("stream", CEILINGS, "mib_per_sec", True)
-    rows.append(row("MiB/s stream 64 KiB: asock-io_uring ≥ 0.95 × the better ceiling",
-                    f.server("stream", "asock-io_uring", "mib_per_sec"), "asock-io_uring", value, name, 0.95, True))
+        rows.append(server_row(f, "1x64B", f"p50 1 × 64 B: asock-io_uring ≤ 1.0 × {asio}", "asock-io_uring", asio,
+                               "p50_us", 1.0, False))
+    name, _ = f.best("1x64B", ASIO, "p50_us", False)
+    rows.append(server_row(f, "1x64B", "p50 1 × 64 B: asock-io_uring-spin ≤ 0.6 × asio (the better one)",
+                           "asock-io_uring-spin", name, "p50_us", 0.6, False))
+    name, _ = f.best("stream", CEILINGS, "mib_per_sec", True)
+    rows.append(server_row(f, "stream", "MiB/s stream 64 KiB: asock-io_uring ≥ 0.95 × the better ceiling",
+                           "asock-io_uring", name, "mib_per_sec", 0.95, True))
     return rows
 
 
@@ -117,16 +129,16 @@ def inproc_targets(f):
                         f.inproc("asio-epoll", "instructions_per_rt"), "asio-epoll", 0.7, False))
     for asock in ("asock-io_uring", "asock-epoll"):
         allocs = f.inproc(asock, "allocs_per_rt")
-        rows.append([f"allocs/rt: {asock} = 0", "–" if allocs is None else f"{allocs:g}", "–",
+        rows.append([f"allocs/rt: {asock} = 0", "–" if allocs is None else f"{allocs:g}", "–", "–",
                      "n/a (not measured)" if allocs is None else ("PASS" if allocs == 0 else "MISS")])
         idle = f.inproc(asock, "idle_socket_bytes")
-        rows.append([f"idle socket bytes: {asock} ≤ 192", fmt(idle), "–",
+        rows.append([f"idle socket bytes: {asock} ≤ 192", fmt(idle), "–", "–",
                      "n/a (not measured)" if idle is None else ("PASS" if idle <= 192 else "MISS")])
     return rows
 
 
 def targets_table(f):
-    lines = ["| target | measured | ratio | result |", "|---|---|---:|---|"]
+    lines = ["| target | measured (medians) | ratio | per-round ratios | result |", "|---|---|---:|---:|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in server_targets(f) + inproc_targets(f)]
     return lines
 
@@ -186,14 +198,17 @@ def method(meta, shapes):
         "ping-pong with 64 KiB messages; *gather* sends each echo as two buffers (16 B + the rest) in one gathered "
         "send, against the same shape with one buffer.",
         f"- **Interleaving, medians**: all servers run at once (idle when not loaded); for each shape and each of "
-        f"{meta['reps']} repetition(s), the servers are loaded in turn (A B C … A B C …), so that a slow phase of "
+        f"{meta['reps']} repetition(s) ({meta.get('target_reps', meta['reps'])} for the shapes the targets use), the servers are loaded in turn (A B C … A B C …), so that a slow phase of "
         "the machine hits all of them. Every figure is the median over the repetitions; ratios compare medians "
         f"of the same run. {pinning[0].upper() + pinning[1:]}.",
         "- **Server CPU per round trip** = CPU time of all the server's threads during the measured window "
         "(sum of `/proc/PID/task/*/schedstat`, ns) / round trips in the window. It counts the server's user "
         "and kernel time, including the system calls that move the bytes, so it is the server's whole cost "
         "per echo; idle time (blocked in the kernel) is not counted.",
-        "- Ratios are asock / peer: below 1 is better for CPU and latency, above 1 for round trips/s and MiB/s.",
+        "- Ratios are asock / peer: below 1 is better for CPU and latency, above 1 for round trips/s and MiB/s. "
+        "A target's verdict is on the ratio of the medians; *per-round ratios* gives the lowest and highest ratio "
+        "of single rounds (asock's run and the peer's, back to back in the same round), which shows how far this "
+        "machine's noise moves a ratio between one run and the next.",
     ] + ([
         "- On a virtual machine, waking a thread that sleeps on the other CPU goes through the hypervisor: at one "
         "connection that wake-up, paid by every server alike, dominates the CPU per round trip and the latency.",

@@ -4,7 +4,8 @@
 # exists, the in-process one (bench/inproc/run_inproc.py), then writes docs/benchmarks.md
 # and docs/benchmarks.png (bench/report.py). Raw results: build/bench/results.
 # Environment: ASOCK_BENCH_SECONDS (measured seconds per run, default 1), ASOCK_BENCH_REPS
-# (repetitions, default 3), ASOCK_BENCH_QUICK=1 (a smoke run of about a minute: fewer
+# (repetitions, default 3), ASOCK_BENCH_TARGET_REPS (repetitions of the shapes the targets
+# are judged on, default 5), ASOCK_BENCH_QUICK=1 (a smoke run of about a minute: fewer
 # shapes, one repetition, 0.5 s per run unless ASOCK_BENCH_SECONDS says otherwise).
 # Exits non-zero if any run failed (the report is still written, with the errors).
 set -euo pipefail
@@ -23,6 +24,10 @@ fi
 if [[ -n ${ASOCK_BENCH_REPS:-} ]]; then
   runner_args+=(--reps "$ASOCK_BENCH_REPS")
   knobs+=("ASOCK_BENCH_REPS=$ASOCK_BENCH_REPS")
+fi
+if [[ -n ${ASOCK_BENCH_TARGET_REPS:-} ]]; then
+  runner_args+=(--target-reps "$ASOCK_BENCH_TARGET_REPS")
+  knobs+=("ASOCK_BENCH_TARGET_REPS=$ASOCK_BENCH_TARGET_REPS")
 fi
 if [[ ${ASOCK_BENCH_QUICK:-0} == 1 ]]; then
   runner_args+=(--quick)
