@@ -198,7 +198,7 @@ def method(meta, shapes):
         "ping-pong with 64 KiB messages; *gather* sends each echo as two buffers (16 B + the rest) in one gathered "
         "send, against the same shape with one buffer.",
         f"- **Interleaving, medians**: all servers run at once (idle when not loaded); for each shape and each of "
-        f"{meta['reps']} repetition(s) ({meta.get('target_reps', meta['reps'])} for the shapes the targets use), the servers are loaded in turn (A B C … A B C …), so that a slow phase of "
+        f"{meta['reps']} repetition(s) ({meta.get('target_reps', meta['reps'])} for the shapes the targets use), the servers are loaded in turn (A B C …, then B C … A, each round starting one server further along), so that a slow phase of "
         "the machine hits all of them. Every figure is the median over the repetitions; ratios compare medians "
         f"of the same run. {pinning[0].upper() + pinning[1:]}.",
         "- **Server CPU per round trip** = CPU time of all the server's threads during the measured window "

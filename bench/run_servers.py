@@ -212,7 +212,10 @@ def start_instances(servers, shapes, args, server_cpu):
 
 def run_all(instances, servers, shapes, args, loadgen_cpu):
     """The interleaved runs. Returns ({shape: {server: [result, ...]}}, [error, ...])."""
-    plan = [(shape, rep, server) for shape in shapes for rep in range(reps_for(shape, args)) for server in servers
+    # Each round starts one server further along (A B C, B C A, C A B ...), so that no server
+    # is always the first one loaded after a change of shape.
+    plan = [(shape, rep, server) for shape in shapes for rep in range(reps_for(shape, args))
+            for server in servers[rep % len(servers):] + servers[:rep % len(servers)]
             if (server.name, shape.gather) in instances and (not server.only_shapes or shape.key in server.only_shapes)]
     runs = {shape.key: {} for shape in shapes}
     errors = []
