@@ -58,8 +58,8 @@ enum class FaultPoint : uint8_t
     stash_alloc,      // io_uring: room to keep completions reaped during a close for later
     // System calls.
     sys_close,
-    sys_sendmsg,
-    sys_recvmsg,
+    sys_sendmsg,      // sendmsg, or send for one buffer (epoll)
+    sys_recvmsg,      // recvmsg, or recv for one buffer (epoll)
     sys_getsockopt,
     sys_shutdown,
     sys_epoll_create,

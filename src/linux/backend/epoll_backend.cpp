@@ -1,4 +1,4 @@
-// The epoll backend: readiness-driven, non-blocking sendmsg/recvmsg on the loop's thread.
+// The epoll backend: readiness-driven, non-blocking send/receive calls on the loop's thread.
 //
 // Each socket is registered once, edge-triggered, for both directions; no epoll_ctl is made
 // per operation. The socket remembers the readiness an edge announced (readable, writable)
@@ -181,6 +181,22 @@ private:
         flush(socket);
     }
 
+    // MSG_DONTWAIT: never block, whatever the socket's own mode. One buffer goes through
+    // recv/send, which cost the kernel less than recvmsg/sendmsg.
+    static ssize_t receive(int fd, msghdr& message) noexcept
+    {
+        if (message.msg_iovlen == 1)
+            return sys::recv(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT);
+        return sys::recvmsg(fd, &message, MSG_DONTWAIT);
+    }
+
+    static ssize_t send(int fd, const msghdr& message) noexcept
+    {
+        if (message.msg_iovlen == 1)
+            return sys::send(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return sys::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+
     // Returns false when a callback closed the socket.
     bool do_receives(Socket& socket) noexcept
     {
@@ -195,7 +211,7 @@ private:
             msghdr message{};
             message.msg_iov = op->iov;
             message.msg_iovlen = op->iov_count < IOV_MAX ? op->iov_count : IOV_MAX;
-            const ssize_t received = sys::recvmsg(socket.fd, &message, MSG_DONTWAIT);
+            const ssize_t received = receive(socket.fd, message);
             if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             {
                 socket.readable = false;
@@ -221,7 +237,7 @@ private:
             msghdr message{};
             message.msg_iov = gather_;
             message.msg_iovlen = loop_.gather_sends(socket, gather_, IOV_MAX);
-            const ssize_t sent = sys::sendmsg(socket.fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+            const ssize_t sent = send(socket.fd, message);
             if (sent < 0)
             {
                 if (errno == EINTR)

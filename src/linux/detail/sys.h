@@ -58,6 +58,19 @@ inline ssize_t recvmsg(int fd, msghdr* message, int flags) noexcept
     return inject_call_fault(FaultPoint::sys_recvmsg) ? -1 : (kRawSyscalls ? ::syscall(SYS_recvmsg, fd, message, flags) : ::recvmsg(fd, message, flags));
 }
 
+// One buffer: recvfrom/sendto, which spare the kernel copying and checking a msghdr and an
+// iovec array (the common case: one buffer per receive, one send in the batch). They are
+// the same points of failure as recvmsg/sendmsg.
+inline ssize_t send(int fd, const void* buffer, size_t length, int flags) noexcept
+{
+    return inject_call_fault(FaultPoint::sys_sendmsg) ? -1 : (kRawSyscalls ? ::syscall(SYS_sendto, fd, buffer, length, flags, nullptr, 0) : ::send(fd, buffer, length, flags));
+}
+
+inline ssize_t recv(int fd, void* buffer, size_t length, int flags) noexcept
+{
+    return inject_call_fault(FaultPoint::sys_recvmsg) ? -1 : (kRawSyscalls ? ::syscall(SYS_recvfrom, fd, buffer, length, flags, nullptr, nullptr) : ::recv(fd, buffer, length, flags));
+}
+
 inline int getsockopt(int fd, int level, int name, void* value, socklen_t* length) noexcept
 {
     return inject_call_fault(FaultPoint::sys_getsockopt) ? -1 : ::getsockopt(fd, level, name, value, length);
