@@ -103,7 +103,7 @@ TARGET_SHAPES = ("1x64B", "16x1KiB", "256x1KiB", "stream")
 
 
 def reps_for(shape, args):
-    return max(args.reps, args.target_reps) if shape.key in TARGET_SHAPES else args.reps
+    return args.target_reps if shape.key in TARGET_SHAPES else args.reps
 
 
 def log(message):
@@ -357,7 +357,7 @@ def parse_args():
     args = parser.parse_args()
     args.seconds = args.seconds or (0.5 if args.quick else 1.0)
     args.reps = args.reps or (1 if args.quick else 3)
-    args.target_reps = args.target_reps or (args.reps if args.quick else 5)
+    args.target_reps = max(args.reps, args.target_reps or (args.reps if args.quick else 5))
     return args
 
 
@@ -389,7 +389,7 @@ def main():
         sys.exit(f"run_servers.py: no {LOADGEN} in {args.build_dir}/bench/servers (build the bench preset first)")
     loadgen_cpu, server_cpu = cpu_layout(not args.no_pin)
     began = time.monotonic()
-    log(f"run_servers.py: {len(shapes)} shapes x {args.reps} reps ({max(args.reps, args.target_reps)} for "
+    log(f"run_servers.py: {len(shapes)} shapes x {args.reps} reps ({args.target_reps} for "
         f"{', '.join(TARGET_SHAPES)}), {args.seconds} s each; "
         f"loadgen on CPU {loadgen_cpu}, servers on CPU {server_cpu}; starting servers")
     instances = start_instances(servers, shapes, args, server_cpu)
@@ -405,7 +405,7 @@ def main():
     ran = [s.name for s in servers if any(s.name in per_shape for per_shape in runs.values())]
     data = {
         "meta": {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                 "seconds": args.seconds, "warmup": args.warmup, "reps": args.reps, "target_reps": max(args.reps, args.target_reps),
+                 "seconds": args.seconds, "warmup": args.warmup, "reps": args.reps, "target_reps": args.target_reps,
                  "target_shapes": list(TARGET_SHAPES), "quick": args.quick,
                  "loadgen_cpu": loadgen_cpu, "server_cpu": server_cpu,
                  "wall_seconds": round(time.monotonic() - began, 1), "not_built": missing, "skipped": skipped},
