@@ -57,6 +57,25 @@ bool WaitEdge::add(const void* from, const void* to) noexcept
     return true;
 }
 
+void WaitEdge::add_unchecked(const void* from, const void* to) noexcept
+{
+    remove();
+    std::lock_guard<std::mutex> lock(WaitGraphAccess::mutex());
+    from_ = from;
+    to_ = to;
+    next_ = WaitGraphAccess::edges();
+    WaitGraphAccess::edges() = this;
+    registered_ = true;
+}
+
+bool WaitEdge::reaches(const void* from, const void* to) noexcept
+{
+    std::lock_guard<std::mutex> lock(WaitGraphAccess::mutex());
+    const bool found = WaitGraphAccess::reaches(from, to);
+    WaitGraphAccess::clear_marks();
+    return found;
+}
+
 void WaitEdge::remove() noexcept
 {
     if (!registered_)

@@ -1,15 +1,17 @@
-// The Linux socket behind the C API (detail/platform.h): the state machine and the hand-over
-// to the socket's loop. The I/O and the callbacks happen on the loop (loop.cpp, backends).
+// The Linux socket behind the C API (detail/platform.h): open, the operations it hands to its
+// loop, and their completions. The handle core (handle_linux.cpp) closes and frees it.
 #include "asock/async_socket.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <new>
-#include <thread>
 
 #include "detail/engine.h"
+#include "detail/errors.h"
 #include "detail/fault.h"
 #include "detail/loop.h"
 #include "detail/op.h"
@@ -20,88 +22,17 @@
 namespace asock::detail {
 namespace {
 
-Op* make_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context) noexcept
+Op* make_io_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context) noexcept
 {
     Op* op = op_alloc(buffer_count);
     if (op == nullptr)
         return nullptr;
-    op->socket = &socket;
+    op->handle = &socket;
     op->kind = kind;
     op->context = context;
     for (uint32_t i = 0; i < buffer_count; ++i)
-        op->iov[i] = iovec{buffers[i].buffer, buffers[i].length};
+        op->io.iov[i] = iovec{buffers[i].buffer, buffers[i].length};
     return op;
-}
-
-enum class Submit
-{
-    accepted,
-    not_open,
-};
-
-// Hands an operation to the socket's loop if the socket is open. Holding the socket's mutex
-// across the check and the hand-over is what lets close wait for calls in progress.
-Submit submit(Socket& socket, Op* op) noexcept
-{
-    std::lock_guard<SmallMutex> lock(socket.mutex);
-    if (socket.state != SocketState::open)
-        return Submit::not_open;
-    Loop& loop = *socket.loop;
-    if (loop.can_queue_directly())
-        loop.queue_op(op);
-    else
-        loop.post(op);
-    return Submit::accepted;
-}
-
-// A close asked for on a thread that does not run the socket's loop: the loop does the work;
-// this thread waits until it is done. The request also goes when the socket is already
-// closed (or closing): the loop answers it only once no frame of its stack refers to the
-// socket, so that the caller may then free it (destroy) without racing the loop.
-void close_elsewhere(Socket& socket, std::unique_lock<SmallMutex>& lock) noexcept
-{
-    if (socket.state == SocketState::created)
-        return;
-    CloseWaiter waiter(Loop::current());
-    waiter.next = socket.close_waiters;
-    socket.close_waiters = &waiter;
-    if (socket.state == SocketState::open)
-        socket.state = SocketState::closing;
-    if (!socket.close_request_pending)
-    {
-        socket.close_request_pending = true;
-        // Posted under the mutex: whoever sees the pending flag also finds the request queued.
-        socket.loop->post(socket.close_request());
-    }
-    lock.unlock();
-    waiter.wait();
-}
-
-void close_socket(Socket& socket) noexcept
-{
-    std::unique_lock<SmallMutex> lock(socket.mutex);
-    // opening lasts only while another thread is inside open_async.
-    while (socket.state == SocketState::opening)
-    {
-        lock.unlock();
-        std::this_thread::yield();
-        lock.lock();
-    }
-    Loop& loop = *socket.loop;
-    if (!loop.on_loop_thread())
-    {
-        close_elsewhere(socket, lock);
-        return;
-    }
-    // On the loop's own thread (inside a callback): close now. If another thread's close is
-    // under way (closing), its request is still queued here, so do its work now; the request
-    // then only releases that thread.
-    if (socket.state == SocketState::open)
-        socket.state = SocketState::closing;
-    else if (socket.state != SocketState::closing)
-        return;
-    lock.unlock();
-    loop.close_here(socket);
 }
 
 bool is_stream_socket(int fd) noexcept
@@ -111,7 +42,135 @@ bool is_stream_socket(int fd) noexcept
     return sys::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
 }
 
+// Takes the sends' completed buffers off the first queued send onwards, completing every send
+// whose last byte is out. Returns false when a callback closed the socket.
+bool account_sent(Handle& handle, size_t bytes) noexcept
+{
+    ItemQueue& sends = handle.queues[kWrites];
+    while (!sends.empty())
+    {
+        Op& op = *as_op(sends.front());
+        IoBuffers& io = op.io;
+        while (io.count != 0 && bytes >= io.iov->iov_len)
+        {
+            bytes -= io.iov->iov_len;
+            ++io.iov;
+            --io.count;
+        }
+        if (io.count != 0)
+        {
+            io.iov->iov_base = static_cast<char*>(io.iov->iov_base) + bytes;
+            io.iov->iov_len -= bytes;
+            return true;
+        }
+        sends.pop_front();
+        const auto callback = op.on_send;
+        void* context = op.context;
+        op_free(&op);
+        callback(context, ASYNC_SOCKET_SEND_OK);
+        if (handle.detached)
+            return false;
+    }
+    return true;
+}
+
 }  // namespace
+
+// --- Completions (loop thread) ---------------------------------------------------------------
+
+bool complete_receive(Loop&, Op& op, long result) noexcept
+{
+    if (result < 0 && is_retry(static_cast<int>(-result)))
+        return false;
+    op.handle->queues[kReads].pop_front();
+    const auto callback = op.on_receive;
+    void* context = op.context;
+    op_free(&op);
+    const ASYNC_SOCKET_RECEIVE_RESULT outcome = receive_result_for(result);
+    callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_OK ? static_cast<uint32_t>(result) : 0);
+    return true;
+}
+
+// A send's report counts the bytes written from the queued sends, the first one onwards.
+bool complete_send(Loop&, Op& op, long result) noexcept
+{
+    Handle& handle = *op.handle;
+    if (result >= 0)
+    {
+        account_sent(handle, static_cast<size_t>(result));
+        return true;
+    }
+    if (is_retry(static_cast<int>(-result)))
+        return false;
+    // The stream now has a gap: this send and every later one fail alike (Loop::start_next).
+    handle.write_failure = static_cast<uint8_t>(1 + send_result_for_error(static_cast<int>(-result)));
+    return true;
+}
+
+void complete_abandoned(Op& op) noexcept
+{
+    const ItemKind kind = op.kind;
+    const auto on_receive = op.on_receive;
+    const auto on_send = op.on_send;
+    const auto on_accept = op.on_accept;
+    void* context = op.context;
+    // An operation a backend still holds is freed by its report.
+    if (!op.has(Op::kOrphaned))
+        op_free(&op);
+    switch (kind)
+    {
+    case ItemKind::receive:
+        on_receive(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
+        return;
+    case ItemKind::send:
+        on_send(context, ASYNC_SOCKET_SEND_ABANDONED);
+        return;
+    case ItemKind::accept:
+        on_accept(context, ASYNC_SOCKET_ACCEPT_ABANDONED, nullptr, 0);
+        return;
+    case ItemKind::connect:  // a connecting socket is closed only by its own completion
+    case ItemKind::open_notice:
+    case ItemKind::close_waiter:
+        return;
+    }
+}
+
+void complete_failed_send(Op& op, uint8_t failure) noexcept
+{
+    const auto callback = op.on_send;
+    void* context = op.context;
+    op_free(&op);
+    callback(context, static_cast<ASYNC_SOCKET_SEND_RESULT>(failure - 1));
+}
+
+Socket* adopt_connected_socket(Loop& loop, int fd, int& error) noexcept
+{
+    const int one = 1;
+    if (sys::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    {
+        error = errno;
+        return nullptr;
+    }
+    Socket* socket = inject_fault(FaultPoint::socket_alloc) ? nullptr : new (std::nothrow) Socket(loop.engine(), loop, fd);
+    if (socket == nullptr)
+    {
+        error = ENOMEM;
+        return nullptr;
+    }
+    error = loop.backend().attach(*socket);
+    if (error != 0)
+    {
+        delete socket;
+        return nullptr;
+    }
+    // Nobody else knows the socket yet: no lock is needed to make it open. It gets no open
+    // notice (async_socket_open_async on it reports EALREADY).
+    socket->state = HandleState::open;
+    loop.engine().inc_ref();
+    return socket;
+}
+
+// --- The platform interface (detail/platform.h) ------------------------------------------------
 
 Socket* socket_create(EXECUTION_ENGINE_HANDLE execution_engine, SOCKET_HANDLE socket_handle) noexcept
 {
@@ -125,44 +184,17 @@ Socket* socket_create(EXECUTION_ENGINE_HANDLE execution_engine, SOCKET_HANDLE so
     return socket;
 }
 
-void socket_destroy(Socket& socket) noexcept
-{
-    close_socket(socket);
-    // Now created (never opened: the handle is still ours to close, and the loop never saw
-    // the socket) or closed.
-    const bool never_opened = socket.state == SocketState::created;
-    if (never_opened)
-        sys::close(socket.fd);
-    Loop& owner = *socket.loop;
-    Loop* here = Loop::current();
-    if (here == &owner && !never_opened)
-    {
-        // The loop may still be looking at this socket further up the stack.
-        owner.defer_free(socket);
-        return;
-    }
-    if (here != nullptr && !never_opened)
-    {
-        // A callback of another loop: its close may have been released while a callback of
-        // this socket was still running on the owner (two loops closing each other's
-        // sockets), so the owner frees it once its stack is clear.
-        owner.post(socket.release_request());
-        return;
-    }
-    Engine& engine = *socket.engine;
-    delete &socket;
-    engine.dec_ref();
-}
+void socket_destroy(Socket& socket) noexcept { handle_destroy(socket); }
 
 int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context) noexcept
 {
     {
         std::lock_guard<SmallMutex> lock(socket.mutex);
-        if (socket.state == SocketState::open || socket.state == SocketState::opening)
+        if (socket.state == HandleState::open || socket.state == HandleState::opening)
             return EALREADY;
-        if (socket.state != SocketState::created)
-            return EBADF;  // closed: the handle is gone, there is nothing to re-open
-        socket.state = SocketState::opening;
+        if (socket.state != HandleState::created)
+            return EBADF;  // closed: the descriptor is gone, there is nothing to re-open
+        socket.state = HandleState::opening;
     }
     int error = is_stream_socket(socket.fd) ? 0 : ENOTSOCK;
     if (error == 0)
@@ -170,10 +202,10 @@ int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, 
     std::lock_guard<SmallMutex> lock(socket.mutex);
     if (error != 0)
     {
-        socket.state = SocketState::created;
+        socket.state = HandleState::created;
         return error;
     }
-    socket.state = SocketState::open;
+    socket.state = HandleState::open;
     socket.on_open_complete = on_open_complete;
     socket.on_open_complete_context = on_open_complete_context;
     // Always through the inbox, also on the loop's own thread: the callback must not run
@@ -182,15 +214,15 @@ int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, 
     return 0;
 }
 
-void socket_close(Socket& socket) noexcept { close_socket(socket); }
+void socket_close(Socket& socket) noexcept { handle_close(socket); }
 
 ASYNC_SOCKET_SEND_SYNC_RESULT socket_send(Socket& socket, const ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* on_send_complete_context) noexcept
 {
-    Op* op = make_op(socket, ItemKind::send, payload, buffer_count, on_send_complete_context);
+    Op* op = make_io_op(socket, ItemKind::send, payload, buffer_count, on_send_complete_context);
     if (op == nullptr)
         return ASYNC_SOCKET_SEND_SYNC_ERROR;
     op->on_send = on_send_complete;
-    if (submit(socket, op) == Submit::not_open)
+    if (!handle_submit(socket, op))
     {
         op_free(op);
         return ASYNC_SOCKET_SEND_SYNC_ABANDONED;
@@ -200,11 +232,11 @@ ASYNC_SOCKET_SEND_SYNC_RESULT socket_send(Socket& socket, const ASYNC_SOCKET_BUF
 
 int socket_receive(Socket& socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* on_receive_complete_context) noexcept
 {
-    Op* op = make_op(socket, ItemKind::receive, payload, buffer_count, on_receive_complete_context);
+    Op* op = make_io_op(socket, ItemKind::receive, payload, buffer_count, on_receive_complete_context);
     if (op == nullptr)
         return ENOMEM;
     op->on_receive = on_receive_complete;
-    if (submit(socket, op) == Submit::not_open)
+    if (!handle_submit(socket, op))
     {
         op_free(op);
         return ENOTCONN;

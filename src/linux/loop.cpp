@@ -1,52 +1,25 @@
-// The event loop shared by every backend: hand-over between threads, per-socket operation
-// queues, exactly-once completion and the close protocol. See detail/loop.h for the shape
-// of an iteration and the ownership rule.
+// The event loop shared by every backend: hand-over between threads, per-handle operation
+// queues, exactly-once completion, deadlines and the loop's side of the close protocol. See
+// detail/loop.h for the shape of an iteration and detail/handle.h for the handle core.
 #include "detail/loop.h"
 
 #include <pthread.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 
 #include "detail/engine.h"
-#include "detail/errors.h"
 #include "detail/fault.h"
+#include "detail/listener.h"
+#include "detail/socket.h"
 #include "detail/sys.h"
+#include "detail/wait_graph.h"
 
 namespace asock::detail {
 namespace {
 
 thread_local Loop* tls_current_loop = nullptr;
-
-void release_op(Op* op) noexcept
-{
-    // An orphaned operation is still referenced by the kernel; its completion entry frees it.
-    if (!op->orphaned)
-        op_free(op);
-}
-
-// Completes the socket's queued operations with ABANDONED, for a close. They are taken from
-// the socket's queues one at a time, so that a close made by one of these callbacks finds the
-// rest there.
-void abandon_queued(Socket& socket) noexcept
-{
-    while (Item* item = socket.receives.pop_front())
-    {
-        Op* op = as_op(item);
-        const auto callback = op->on_receive;
-        void* context = op->context;
-        release_op(op);
-        callback(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
-    }
-    while (Item* item = socket.sends.pop_front())
-    {
-        Op* op = as_op(item);
-        const auto callback = op->on_send;
-        void* context = op->context;
-        release_op(op);
-        callback(context, ASYNC_SOCKET_SEND_ABANDONED);
-    }
-}
 
 void link_at_tail(DirtyNode& sentinel, DirtyNode& node) noexcept
 {
@@ -70,6 +43,11 @@ void splice(DirtyNode& from, DirtyNode& to) noexcept
     from.prev = from.next = &from;
 }
 
+uint64_t now_ns() noexcept
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
 }  // namespace
 
 // --- CloseWaiter ---------------------------------------------------------------------------
@@ -78,15 +56,14 @@ void CloseWaiter::signal() noexcept
 {
     if (loop != nullptr)
     {
-        // The waiter may return as soon as it sees done: only the (long-lived) loop is
-        // touched after the store.
-        Loop* waiter_loop = loop;
+        // The waiter may return as soon as it sees done: only the (long-lived) loop is touched
+        // after the store.
+        Loop* waiting_loop = loop;
         done.store(true, std::memory_order_release);
-        waiter_loop->notify_waiter();
+        waiting_loop->notify_waiter();
         return;
     }
-    // Notify under the mutex: the waiter cannot return (and free this object) before we
-    // release it.
+    // Notify under the mutex: the waiter cannot return (and free this object) before we let go.
     std::lock_guard<std::mutex> lock(mutex);
     done.store(true, std::memory_order_release);
     cv.notify_one();
@@ -96,29 +73,43 @@ void CloseWaiter::wait() noexcept
 {
     if (loop != nullptr)
     {
-        loop->serve_until(done);
+        loop->serve_closes_until(done);
         return;
     }
     std::unique_lock<std::mutex> lock(mutex);
     cv.wait(lock, [this] { return done.load(std::memory_order_acquire); });
 }
 
+// --- HandleScope ---------------------------------------------------------------------------
+
+Loop::HandleScope::HandleScope(Loop& loop, Handle& handle) noexcept : loop_(loop), handle_(handle), outer_(loop.innermost_)
+{
+    handle_add_ref(handle);
+    ++handle.stack_refs;
+    loop.innermost_ = this;
+}
+
+Loop::HandleScope::~HandleScope()
+{
+    loop_.innermost_ = outer_;
+    if (--handle_.stack_refs == 0 && handle_.abandon_deferred)
+    {
+        // The close left these for when no callback of the handle is on the stack any more.
+        HandleScope again(loop_, handle_);
+        loop_.abandon_queued(handle_);
+    }
+    handle_release(handle_);  // may free the handle: nothing touches it afterwards
+}
+
 // --- Life cycle ----------------------------------------------------------------------------
 
 Loop::Loop(Engine& engine, unsigned index) noexcept : engine_(&engine), index_(index) {}
 
-Loop::~Loop()
-{
-    // Free whatever the stop left behind (nothing, when every socket was destroyed first).
-    while (Item* item = local_.pop_front())
-        if (item->kind == ItemKind::send || item->kind == ItemKind::receive)
-            op_free(as_op(item));
-}
+Loop::~Loop() = default;
 
 bool Loop::init(ASOCK_LINUX_BACKEND backend) noexcept
 {
-    backend_ = backend == ASOCK_LINUX_BACKEND_IO_URING ? make_io_uring_backend(*this) : make_epoll_backend(*this);
-    backend_kind_ = backend;
+    backend_ = backend == ASOCK_LINUX_BACKEND_IO_URING ? make_io_uring_backend() : make_epoll_backend();
     return backend_ != nullptr;
 }
 
@@ -138,8 +129,8 @@ bool Loop::start() noexcept
             if (!ready)
                 return;
             run();
-            // Deleting the engine deletes this loop too: read what is needed first and
-            // touch nothing of this object afterwards.
+            // Deleting the engine deletes this loop too: read what is needed first and touch
+            // nothing of this object afterwards.
             Engine* engine_to_delete = delete_engine_on_exit_ ? engine_ : nullptr;
             delete engine_to_delete;
         });
@@ -182,16 +173,16 @@ void Loop::run() noexcept
     while (!stop_requested_.load(std::memory_order_acquire))
     {
         process_inbox();
+        run_timers();
         flush_dirty();
-        free_deferred();
         const uint32_t spin_us = engine_->busy_poll_us();
         if (spin_us != 0 && local_.empty() && dirty_.next == &dirty_ && spin_for_work(spin_us))
             continue;
-        const bool block = prepare_to_block();
-        backend_->poll(block);
+        const int64_t timeout = prepare_to_block() ? time_to_next_deadline() : 0;
+        poll_and_dispatch(timeout);
         needs_wake_.store(false, std::memory_order_relaxed);
     }
-    backend_->thread_ending();
+    collect_orphans();
     tls_current_loop = nullptr;
 }
 
@@ -221,12 +212,35 @@ bool Loop::spin_for_work(uint32_t spin_us) noexcept
         // Reading the clock costs more than one empty poll of io_uring's completion queue.
         for (int i = 0; i < 16; ++i)
         {
-            if (backend_->poll(false) || inbox_.load(std::memory_order_relaxed) != nullptr || stop_requested_.load(std::memory_order_relaxed))
+            if (poll_and_dispatch(0) != 0 || inbox_.load(std::memory_order_relaxed) != nullptr || stop_requested_.load(std::memory_order_relaxed))
                 return true;
         }
         if (std::chrono::steady_clock::now() >= deadline)
             return false;
+        if (!deadlines_.empty() && deadlines_.top()->deadline_ns <= now_ns())
+            return true;  // the next iteration runs the timers
     }
+}
+
+size_t Loop::poll_and_dispatch(int64_t timeout_ns) noexcept
+{
+    const size_t count = backend_->poll(timeout_ns, reports_, kMaxReports);
+    for (size_t i = 0; i < count; ++i)
+    {
+        const Report report = reports_[i];
+        reports_[i].op = nullptr;  // taken (see Backend::poll)
+        dispatch(report);
+    }
+    return count;
+}
+
+// At the end: the operations that closes left with the backend come back (their cancellation
+// was synchronous, so their reports are there to be taken), and their memory with them.
+void Loop::collect_orphans() noexcept
+{
+    for (int round = 0; orphans_ != 0 && round < 1000; ++round)
+        if (poll_and_dispatch(0) == 0)
+            break;
 }
 
 // --- Hand-over -----------------------------------------------------------------------------
@@ -238,22 +252,47 @@ void Loop::post(Item* item) noexcept
     {
         item->next = head;
     } while (!inbox_.compare_exchange_weak(head, item, std::memory_order_seq_cst, std::memory_order_relaxed));
-
-    if (nested_waiters_.load(std::memory_order_seq_cst) != 0)
+    if (serving_.load(std::memory_order_seq_cst) != 0)
         notify_waiter();
     if (needs_wake_.load(std::memory_order_seq_cst) && needs_wake_.exchange(false, std::memory_order_seq_cst))
         backend_->wake();
-}
-
-bool Loop::can_queue_directly() const noexcept
-{
-    return on_loop_thread() && local_.empty() && inbox_.load(std::memory_order_relaxed) == nullptr;
 }
 
 void Loop::notify_waiter() noexcept
 {
     mail_seq_.fetch_add(1, std::memory_order_seq_cst);
     mail_seq_.notify_all();
+}
+
+// Only closes are served here: operations, open notices and everything else wait for the top
+// of the loop, so that no callback runs inside the waiting one except the abandoned
+// completions of handles that have no callback on this stack.
+void Loop::serve_closes_until(const std::atomic<bool>& done) noexcept
+{
+    serving_.fetch_add(1, std::memory_order_seq_cst);
+    for (;;)
+    {
+        const uint32_t seq = mail_seq_.load(std::memory_order_seq_cst);
+        serve_close_waiters();
+        if (done.load(std::memory_order_acquire))
+            break;
+        mail_seq_.wait(seq, std::memory_order_seq_cst);
+    }
+    serving_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Loop::serve_close_waiters() noexcept
+{
+    drain_inbox();
+    ItemQueue closes;
+    local_.extract_if([](Item* item) { return item->kind == ItemKind::close_waiter; }, closes);
+    while (Item* item = closes.pop_front())
+        process_close_waiter(static_cast<CloseWaiter&>(*item));
+}
+
+bool Loop::can_queue_directly() const noexcept
+{
+    return on_loop_thread() && local_.empty() && inbox_.load(std::memory_order_relaxed) == nullptr;
 }
 
 // The inbox is a stack (pushes are one CAS); reversing it restores the order of posting.
@@ -272,10 +311,12 @@ void Loop::drain_inbox() noexcept
     local_.append_chain(fifo, last);
 }
 
-// Items are popped one at a time so that a nested serve_until (a callback waiting for a
-// close on another loop) can continue where this one stopped.
+// Items are popped one at a time: a close from a callback takes its handle's items from the
+// rest (take_from_inbox).
 void Loop::process_inbox() noexcept
 {
+    while (Item* item = revisit_.pop_front())
+        process_close_waiter(static_cast<CloseWaiter&>(*item));
     drain_inbox();
     while (Item* item = local_.pop_front())
         process_item(item);
@@ -283,70 +324,51 @@ void Loop::process_inbox() noexcept
 
 void Loop::process_item(Item* item) noexcept
 {
-    if (item->kind == ItemKind::task)
-    {
-        // May free the task's owner: nothing of it is touched afterwards.
-        const Task& task = static_cast<const Task&>(*item);
-        task.run(task.owner);
-        return;
-    }
-    Socket& socket = socket_of(item);
     switch (item->kind)
     {
-    case ItemKind::task:
-        break;
-    case ItemKind::send:
-    case ItemKind::receive:
-        queue_op(as_op(item));
-        break;
     case ItemKind::open_notice:
-    {
-        SocketScope scope(*this, socket);
-        deliver_open(socket);
-        break;
-    }
-    case ItemKind::close_request:
-        process_close_request(socket);
-        break;
-    case ItemKind::release:
-        defer_free(socket);
-        break;
+        deliver_open(item);
+        return;
+    case ItemKind::close_waiter:
+        process_close_waiter(static_cast<CloseWaiter&>(*item));
+        return;
+    case ItemKind::receive:
+    case ItemKind::send:
+    case ItemKind::accept:
+    case ItemKind::connect:
+        queue(as_op(item));
+        return;
     }
 }
 
-void Loop::serve_until(const std::atomic<bool>& done) noexcept
+void Loop::deliver_open(Item* notice) noexcept
 {
-    nested_waiters_.fetch_add(1, std::memory_order_seq_cst);
-    for (;;)
-    {
-        const uint32_t seq = mail_seq_.load(std::memory_order_seq_cst);
-        process_inbox();
-        if (done.load(std::memory_order_acquire))
-            break;
-        mail_seq_.wait(seq, std::memory_order_seq_cst);
-    }
-    nested_waiters_.fetch_sub(1, std::memory_order_relaxed);
+    Socket& socket = socket_of_open_notice(notice);
+    HandleScope scope(*this, socket);
+    socket.on_open_complete(socket.on_open_complete_context, ASYNC_SOCKET_OPEN_OK);
 }
 
 // --- Queues --------------------------------------------------------------------------------
 
-void Loop::queue_op(Op* op) noexcept
+void Loop::queue(Op* op) noexcept
 {
-    Socket& socket = *op->socket;
-    (op->kind == ItemKind::receive ? socket.receives : socket.sends).push_back(op);
-    mark_dirty(socket);
+    Handle& handle = *op->handle;
+    handle.queues[direction_of(op->kind)].push_back(op);
+    if (op->kind == ItemKind::connect)
+        deadlines_.arm(op->connect.deadline, op->connect.deadline.deadline_ns, op);
+    mark_dirty(handle);
 }
 
-void Loop::mark_dirty(Socket& socket) noexcept
+void Loop::mark_dirty(Handle& handle) noexcept
 {
-    if (socket.linked() || socket.detached)
+    if (handle.linked() || handle.detached)
         return;
-    link_at_tail(dirty_, socket);
+    link_at_tail(dirty_, handle);
 }
 
-void Loop::unlink_dirty(Socket& socket) noexcept
+void Loop::unlink_dirty(Handle& handle) noexcept
 {
-    DirtyNode& node = socket;
+    DirtyNode& node = handle;
     if (!node.linked())
         return;
     node.prev->next = node.next;
@@ -354,244 +376,270 @@ void Loop::unlink_dirty(Socket& socket) noexcept
     node.prev = node.next = &node;
 }
 
-// Sockets marked dirty by the callbacks that run here wait for the next iteration, after
-// the loop has polled once: no socket can keep the loop from the others.
+// Handles marked dirty by the callbacks that run here wait for the next iteration, after the
+// loop has polled once: no handle can keep the loop from the others.
 void Loop::flush_dirty() noexcept
 {
     splice(dirty_, flushing_);
     while (flushing_.next != &flushing_)
     {
-        Socket& socket = static_cast<Socket&>(*flushing_.next);
-        unlink_dirty(socket);
-        SocketScope scope(*this, socket);
-        flush_socket(socket);
+        Handle& handle = static_cast<Handle&>(*flushing_.next);
+        unlink_dirty(handle);
+        HandleScope scope(*this, handle);
+        flush(handle);
     }
 }
 
-void Loop::flush_socket(Socket& socket) noexcept
+// Starts the first operation of each queue that has none in a backend. A backend may finish
+// one at once, whose callback may queue more or close the handle.
+void Loop::flush(Handle& handle) noexcept
 {
-    if (socket.send_failure != 0 && !socket.sends.empty())
+    for (Direction direction : {kReads, kWrites})
+        while (!handle.detached && handle.in_flight[direction] == nullptr && !handle.queues[direction].empty())
+            if (!start_next(handle, direction))
+                break;
+}
+
+// Returns false when the queue must wait (in a backend, or for the next iteration).
+bool Loop::start_next(Handle& handle, Direction direction) noexcept
+{
+    Op& op = *as_op(handle.queues[direction].front());
+    if (direction == kWrites && handle.write_failure != 0)
     {
-        const auto result = static_cast<ASYNC_SOCKET_SEND_RESULT>(socket.send_failure - 1);
-        while (!socket.sends.empty() && !socket.detached)
-        {
-            Op* op = as_op(socket.sends.pop_front());
-            const auto callback = op->on_send;
-            void* context = op->context;
-            release_op(op);
-            callback(context, result);
-        }
+        // The stream has a gap: later sends fail as the first did.
+        handle.queues[kWrites].pop_front();
+        complete_failed_send(op, handle.write_failure);
+        return true;
     }
-    if (!socket.detached)
-        backend_->flush(socket);
+    long result = 0;
+    switch (backend_->start(op, result))
+    {
+    case Start::pending:
+        handle.in_flight[direction] = &op;
+        return false;
+    case Start::busy:
+        mark_dirty(handle);
+        return false;
+    case Start::done:
+        if (complete(op, result))
+            return true;
+        mark_dirty(handle);  // not finished (a retry): again in the next iteration
+        return false;
+    }
+    return false;
 }
 
 // --- Completions ---------------------------------------------------------------------------
 
-bool Loop::complete_receive(Socket& socket, long result) noexcept
+void Loop::dispatch(const Report& report) noexcept
 {
-    Op* op = as_op(socket.receives.pop_front());
-    const auto callback = op->on_receive;
-    void* context = op->context;
-    release_op(op);
-    if (!socket.receives.empty())
-        mark_dirty(socket);
-    const ASYNC_SOCKET_RECEIVE_RESULT outcome = receive_result_for(result);
-    callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_OK ? static_cast<uint32_t>(result) : 0);
-    return !socket.detached;
+    Op& op = *report.op;
+    if (op.has(Op::kOrphaned))
+    {
+        release_orphan(op, report.result);
+        return;
+    }
+    Handle& handle = *op.handle;
+    HandleScope scope(*this, handle);
+    handle.in_flight[direction_of(op.kind)] = nullptr;
+    complete(op, report.result);
+    // The next operations (or this one again, when it is not finished) start at once: the
+    // echo pattern (a receive's callback sends) costs no extra iteration.
+    if (!handle.detached)
+        flush(handle);
 }
 
-bool Loop::complete_sent_bytes(Socket& socket, size_t bytes) noexcept
+// Completes an operation the backend finished (the handle's scope is on the stack). Returns
+// false when it is not finished and stays first in its queue.
+bool Loop::complete(Op& op, long result) noexcept
 {
-    while (!socket.sends.empty())
+    switch (op.kind)
     {
-        Op* op = as_op(socket.sends.front());
-        while (op->iov_count != 0 && bytes >= op->iov->iov_len)
-        {
-            bytes -= op->iov->iov_len;
-            ++op->iov;
-            --op->iov_count;
-        }
-        if (op->iov_count != 0)
-        {
-            op->iov->iov_base = static_cast<char*>(op->iov->iov_base) + bytes;
-            op->iov->iov_len -= bytes;
-            break;
-        }
-        socket.sends.pop_front();
-        const auto callback = op->on_send;
-        void* context = op->context;
-        release_op(op);
-        callback(context, ASYNC_SOCKET_SEND_OK);
-        if (socket.detached)
-            return false;
+    case ItemKind::receive:
+        return complete_receive(*this, op, result);
+    case ItemKind::send:
+        return complete_send(*this, op, result);
+    case ItemKind::accept:
+        return complete_accept(*this, op, result);
+    case ItemKind::connect:
+        deadlines_.disarm(op.connect.deadline);
+        return complete_connect(*this, op, result);
+    case ItemKind::open_notice:
+    case ItemKind::close_waiter:
+        break;
     }
-    if (!socket.sends.empty())
-        mark_dirty(socket);
     return true;
 }
 
-bool Loop::fail_sends(Socket& socket, int error) noexcept
+// The report of an operation a close already completed: only memory (and what an accept
+// brought) to give back.
+void Loop::release_orphan(Op& op, long result) noexcept
 {
-    socket.send_failure = static_cast<uint8_t>(1 + send_result_for_error(error));
-    // flush_socket completes the queued sends with the failure, outside the backend.
-    mark_dirty(socket);
-    return true;
+    if (op.kind == ItemKind::accept && result >= 0)
+        sys::close(static_cast<int>(result));
+    op_free(&op);
+    --orphans_;
 }
 
-size_t Loop::gather_sends(const Socket& socket, iovec* out, size_t max) noexcept
+// --- Deadlines -----------------------------------------------------------------------------
+
+void Loop::run_timers() noexcept
 {
-    size_t count = 0;
-    for (Item* item = socket.sends.front(); item != nullptr && count < max; item = item->next)
+    if (deadlines_.empty())
+        return;
+    const uint64_t now = now_ns();
+    while (!deadlines_.empty() && deadlines_.top()->deadline_ns <= now)
     {
-        const Op* op = as_op(item);
-        for (uint32_t i = 0; i < op->iov_count && count < max; ++i)
-            out[count++] = op->iov[i];
+        TimerNode& node = *deadlines_.top();
+        deadlines_.disarm(node);
+        deadline_passed(*static_cast<Op*>(node.owner));
     }
-    return count;
 }
 
-void Loop::deliver_open(Socket& socket) noexcept
+// A connect's deadline: the backend ends it (it then completes with ETIMEDOUT).
+void Loop::deadline_passed(Op& op) noexcept
 {
-    socket.on_open_complete(socket.on_open_complete_context, ASYNC_SOCKET_OPEN_OK);
+    op.set(Op::kTimedOut);
+    Handle& handle = *op.handle;
+    HandleScope scope(*this, handle);
+    const Direction direction = direction_of(op.kind);
+    long result = -ECANCELED;  // not started yet (the backend was busy): it ends here
+    if (handle.in_flight[direction] == &op)
+    {
+        if (backend_->cancel(op, result) != Start::done)
+            return;  // reported later
+        handle.in_flight[direction] = nullptr;
+    }
+    complete(op, result);
+}
+
+// The time until the earliest deadline, for the backend's wait: -1 when there is none.
+int64_t Loop::time_to_next_deadline() const noexcept
+{
+    if (deadlines_.empty())
+        return -1;
+    const uint64_t now = now_ns();
+    const uint64_t deadline = deadlines_.top()->deadline_ns;
+    return deadline <= now ? 0 : static_cast<int64_t>(deadline - now);
 }
 
 // --- Close ---------------------------------------------------------------------------------
 
-void Loop::close_here(Socket& socket) noexcept
+// A close on the loop's own thread. The operations and open notice handed over before the close
+// may still wait in the inbox: they belong to this close (it must complete them).
+void Loop::close_here(Handle& handle) noexcept
 {
-    if (socket.detached)
+    const bool own_callback = innermost_ != nullptr && &innermost_->handle() == &handle;
+    HandleScope scope(*this, handle);
+    if (!handle.detached)
     {
-        // A close of this socket is already running further up this thread's stack (this is
-        // one of the callbacks it runs): complete the rest now, so that no other callback of
-        // the socket starts after this close returns (02_011).
-        abandon_queued(socket);
-        return;
+        take_from_inbox(handle);
+        if (!handle.detached)  // the open callback may have closed the handle itself
+            perform_close(handle);
     }
-    SocketScope scope(*this, socket);
-    // Operations and the open notice handed over before the close may still wait in the
-    // inbox: they belong to this close (it must complete them), so take them now.
+    // A callback closing its own handle gets the other completions inside the call (the close
+    // must have completed them when it returns). A handle whose callback is further up the
+    // stack (it closed another handle, whose callback closes this one: a cycle) gets them when
+    // that callback has returned, so that they never run inside it.
+    if (own_callback || handle.stack_refs == 1)
+        abandon_queued(handle);
+    else
+        handle.abandon_deferred = true;
+}
+
+void Loop::take_from_inbox(Handle& handle) noexcept
+{
     drain_inbox();
     ItemQueue mine;
-    local_.extract_if(
-        [&socket](Item* item) {
-            return (item->kind == ItemKind::send || item->kind == ItemKind::receive || item->kind == ItemKind::open_notice) && &socket_of(item) == &socket;
-        },
-        mine);
-    bool open_notice = false;
+    local_.extract_if([&handle](Item* item) { return (is_op(item->kind) && as_op(item)->handle == &handle) || (item->kind == ItemKind::open_notice && &socket_of_open_notice(item) == &handle); },
+                      mine);
     while (Item* item = mine.pop_front())
     {
         if (item->kind == ItemKind::open_notice)
-            open_notice = true;
+            deliver_open(item);
         else
-            (item->kind == ItemKind::receive ? socket.receives : socket.sends).push_back(item);
-    }
-    if (open_notice)
-        deliver_open(socket);
-    // The open callback may itself have closed the socket.
-    if (!socket.detached)
-        perform_close(socket);
-}
-
-// Runs inside a SocketScope (close_here or process_close_request): the threads waiting for
-// this close are released when the outermost scope of the socket is left.
-void Loop::perform_close(Socket& socket) noexcept
-{
-    socket.detached = true;
-    unlink_dirty(socket);
-    backend_->detach(socket);
-    sys::close(socket.fd);
-    socket.fd = -1;
-    // The callbacks may send (refused: the state is closing), close (completes the rest of
-    // the queues itself, see close_here) or destroy (deferred: the free waits for the end of
-    // the iteration).
-    abandon_queued(socket);
-    {
-        std::lock_guard<SmallMutex> lock(socket.mutex);
-        socket.state = SocketState::closed;
-    }
-    // A loop thread waiting for this close is released now even if a callback of the socket
-    // is still on this stack: it may be that callback's own close of a socket of the
-    // waiting loop that keeps it here (two loops closing each other's sockets).
-    release_close_waiters(socket, false);
-}
-
-void Loop::process_close_request(Socket& socket) noexcept
-{
-    SocketScope scope(*this, socket);
-    if (!socket.detached)
-        perform_close(socket);
-    std::lock_guard<SmallMutex> lock(socket.mutex);
-    socket.close_request_pending = false;
-}
-
-// Releases the waiters that may go. A thread that runs no loop may free the socket as soon as
-// it is released, so it goes only when nothing refers to the socket any more (stack_clear:
-// no frame of this loop's stack, and no close request in the loop's lists); the caller must
-// not touch the socket after this call then. A loop thread never frees a socket of another
-// loop itself (see async_socket_destroy), so it can go as soon as the close is done.
-void Loop::release_close_waiters(Socket& socket, bool stack_clear) noexcept
-{
-    CloseWaiter* ready = nullptr;
-    {
-        std::lock_guard<SmallMutex> lock(socket.mutex);
-        if (socket.state != SocketState::closed)
-            return;
-        const bool anyone = stack_clear && !socket.close_request_pending;
-        CloseWaiter** link = &socket.close_waiters;
-        while (*link != nullptr)
-        {
-            CloseWaiter* waiter = *link;
-            if (waiter->loop != nullptr || anyone)
-            {
-                *link = waiter->next;
-                waiter->next = ready;
-                ready = waiter;
-            }
-            else
-            {
-                link = &waiter->next;
-            }
-        }
-    }
-    while (ready != nullptr)
-    {
-        CloseWaiter* next = ready->next;  // read before the waiter may vanish
-        ready->signal();
-        ready = next;
+            queue(as_op(item));
     }
 }
 
-void Loop::defer_free(Socket& socket) noexcept
+void Loop::perform_close(Handle& handle) noexcept
 {
-    Item* link = socket.release_request();
-    link->next = to_free_;
-    to_free_ = link;
+    handle.detached = true;
+    unlink_dirty(handle);
+    orphan_in_flight(handle, backend_->detach(handle));
+    sys::close(handle.fd);
+    handle.fd = -1;
+    std::lock_guard<SmallMutex> lock(handle.mutex);
+    handle.state = HandleState::closed;
 }
 
-void Loop::free_deferred() noexcept
+// The operations a backend will still report are orphaned: the close completes them now, their
+// report frees them. The backend gave the others back.
+void Loop::orphan_in_flight(Handle& handle, unsigned still_reported) noexcept
 {
-    Item** link = &to_free_;
-    while (*link != nullptr)
+    for (Direction direction : {kReads, kWrites})
     {
-        Socket* socket = &socket_of(*link);
-        bool pending;
-        {
-            std::lock_guard<SmallMutex> lock(socket->mutex);
-            pending = socket->close_request_pending || socket->close_waiters != nullptr;
-        }
-        if (pending)
-        {
-            // A close request of another thread still refers to it (it is processed in the
-            // next iteration), or a closer still has to be released.
-            link = &(*link)->next;
+        Op* op = handle.in_flight[direction];
+        handle.in_flight[direction] = nullptr;
+        if (op == nullptr || (still_reported & (1u << direction)) == 0)
             continue;
-        }
-        *link = (*link)->next;
-        Engine& engine = *socket->engine;
-        delete socket;
-        engine.dec_ref();
+        op->set(Op::kOrphaned);
+        ++orphans_;
     }
+}
+
+void Loop::abandon_queued(Handle& handle) noexcept
+{
+    handle.abandon_deferred = false;
+    for (Direction direction : {kReads, kWrites})
+    {
+        while (Item* item = handle.queues[direction].pop_front())
+        {
+            Op& op = *as_op(item);
+            if (op.kind == ItemKind::connect)
+                deadlines_.disarm(op.connect.deadline);
+            complete_abandoned(op);
+        }
+    }
+}
+
+// The close a thread that does not run this loop asked for. Where no callback of the handle is
+// on this loop's stack (always at the top of the loop; while serving, a handle other than the
+// waiting ones) it is carried out in full and the waiter released. Otherwise this loop waits,
+// inside a callback of the handle, in a close of another loop's handle: the descriptor is
+// closed now, the operations are completed when that callback has returned, and the waiter is
+// released now if it is part of the cycle (this loop waits, through other closes, for it),
+// else once the operations are completed.
+void Loop::process_close_waiter(CloseWaiter& waiter) noexcept
+{
+    Handle& handle = *waiter.handle;
+    const bool on_stack = handle.stack_refs != 0;
+    {
+        HandleScope scope(*this, handle);
+        if (!handle.detached)
+        {
+            take_from_inbox(handle);
+            if (!handle.detached)
+                perform_close(handle);
+        }
+        if (on_stack)
+            handle.abandon_deferred = true;
+        else
+            abandon_queued(handle);
+    }
+    if (!on_stack || (waiter.loop != nullptr && WaitEdge::reaches(this, waiter.loop)))
+        release_waiter(waiter);
+    else
+        revisit_.push_back(&waiter);
+}
+
+// The waiter's reference goes before the waiter is released: the waiting thread still holds
+// the owner's, so this is not the last one, and a destroy that waited then frees the handle
+// (and drops its engine reference) on its own thread.
+void Loop::release_waiter(CloseWaiter& waiter) noexcept
+{
+    handle_release(*waiter.handle);
+    waiter.signal();
 }
 
 }  // namespace asock::detail

@@ -166,15 +166,16 @@ Op* op_alloc(uint32_t buffer_count) noexcept
     // Default-initialised: the inline iovec array is left as it is (the caller fills what it
     // uses), which saves zeroing 128 bytes per operation.
     Op* op = new (memory) Op;
-    op->heap_iov = heap_iov;
-    op->iov = heap_iov != nullptr ? heap_iov : op->inline_iov;
-    op->iov_count = buffer_count;
+    op->io.heap = heap_iov;
+    op->io.iov = heap_iov != nullptr ? heap_iov : op->io.inline_iov;
+    op->io.count = buffer_count;
     return op;
 }
 
 void op_free(Op* op) noexcept
 {
-    delete[] op->heap_iov;
+    if (op->kind == ItemKind::receive || op->kind == ItemKind::send)
+        delete[] op->io.heap;
     op->~Op();
     tls_cache.put(op);
 }

@@ -125,6 +125,7 @@ struct Endpoint
     Endpoint* partner = nullptr;                 // closed from a callback, 1 in partner_close_one_in
     uint32_t partner_close_one_in = 0;
     std::shared_mutex* partner_lock = nullptr;    // held (shared) while the partner is used
+    std::atomic<int> closing_partner{0};          // a callback of this endpoint is closing the partner
     Counter* self_destroyed = nullptr;           // counts destroy_when_ended
 
     // Whether every slot is idle: no operation owes a completion.
@@ -231,6 +232,10 @@ inline void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result)
 
 // Closes the partner of e from a callback, if the scenario allows it and no one is replacing
 // it (try_lock_shared: waiting here for a thread that waits for this callback would deadlock).
+// When the partner's callback is closing e at the same time, the two closes wait for each
+// other: the one that closes the cycle returns before the other socket's pending operations
+// complete (docs/api.md, "Closing from callbacks"), so such a close does not count as one
+// after which a callback would be late.
 inline void maybe_close_partner(Endpoint& e)
 {
     if (e.partner == nullptr || e.partner_close_one_in == 0 || random_below(e.partner_close_one_in) != 0)
@@ -239,8 +244,13 @@ inline void maybe_close_partner(Endpoint& e)
         return;
     Endpoint& partner = *e.partner;
     const uint64_t generation = partner.generation.load();
+    e.closing_partner++;
+    const bool crossing_before = partner.closing_partner.load() != 0;
     async_socket_close(partner.socket.load());
-    partner.mark_closed(generation);
+    const bool crossing_after = partner.closing_partner.load() != 0;
+    e.closing_partner--;
+    if (!crossing_before && !crossing_after)
+        partner.mark_closed(generation);
     e.partner_lock->unlock_shared();
 }
 

@@ -4,10 +4,12 @@
 // that owns the handle (which runs its closes), on Windows for the handle's running
 // callbacks. When that party is itself waiting, through a chain of such closes, for the
 // caller, waiting would deadlock. Each waiting thread registers one edge "from waits for to"
-// (on its own stack) while it waits; the thread whose edge closes a cycle is told so and does
-// not wait. Edges are added and searched under one process-wide mutex: two threads closing
-// each other's handles at the same moment cannot both miss the cycle. The nodes are opaque
-// addresses chosen by the platform (a loop, a handle).
+// (on its own stack) while it waits. Windows: the thread whose edge would close a cycle is
+// told so (add returns false) and does not wait. Linux: a waiting loop keeps serving closes,
+// and asks (reaches) whether a thread waiting for it is part of a cycle. Edges are added and
+// searched under one process-wide mutex: two threads closing each other's handles at the same
+// moment cannot both miss a cycle. The nodes are opaque addresses chosen by the platform (a
+// loop, a handle).
 #pragma once
 
 namespace asock::detail {
@@ -24,6 +26,10 @@ public:
     // through other edges, for from; or to is from). Returns true when it registered the edge:
     // the caller may wait; false: the caller must not wait (nothing is registered).
     bool add(const void* from, const void* to) noexcept;
+    // Registers "from waits for to" whatever else waits.
+    void add_unchecked(const void* from, const void* to) noexcept;
+    // Whether from waits, through the registered edges, for to.
+    static bool reaches(const void* from, const void* to) noexcept;
     // Unregisters the edge (the wait is over). Safe to call when nothing is registered.
     void remove() noexcept;
 

@@ -1,40 +1,97 @@
-// The epoll backend: readiness-driven, non-blocking send/receive calls on the loop's thread.
+// The epoll backend: readiness-driven, non-blocking system calls on the loop's thread.
 //
-// Each socket is registered once, edge-triggered, for both directions; no epoll_ctl is made
-// per operation. The socket remembers the readiness an edge announced (readable, writable)
+// Each handle is registered once, edge-triggered, for both directions; no epoll_ctl is made
+// per operation. The handle remembers the readiness an edge announced (readable, writable)
 // until a call returns EAGAIN or a short count, which is when the kernel will announce the
-// next edge. MSG_DONTWAIT makes every call non-blocking whatever the socket's own mode, and
-// MSG_NOSIGNAL keeps a vanished peer from raising SIGPIPE.
+// next edge. An operation started while its direction is ready runs at once (done); otherwise
+// it waits for the edge (parked: pending) and poll runs it then and reports it. MSG_DONTWAIT
+// makes every call non-blocking whatever the socket's own mode, and MSG_NOSIGNAL keeps a
+// vanished peer from raising SIGPIPE.
 #include <limits.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 
 #include "detail/backend.h"
-#include "detail/loop.h"
-#include "detail/socket.h"
-#include "detail/net.h"
+#include "detail/handle.h"
+#include "detail/op.h"
 #include "detail/sys.h"
 
 namespace asock::detail {
 namespace {
 
 constexpr int kMaxEvents = 256;
-// Receives completed for one socket in one go before the loop looks at the others.
-constexpr int kReceiveBudget = 16;
-// Connections accepted for one listener in one go.
-constexpr int kAcceptBudget = 16;
+// Operations of one handle finished at once per poll, before it waits for the next poll (busy):
+// no handle keeps the loop from the others.
+constexpr uint8_t kImmediateBudget = 16;
+
+// What this backend keeps of a handle (in Handle::backend_data).
+struct EpollState
+{
+    static constexpr uint8_t kReadable = 1;
+    static constexpr uint8_t kWritable = 2;
+    static constexpr uint8_t kReadEnded = 4;  // RDHUP/HUP/ERR seen: reads never wait again
+    static constexpr uint8_t kRegistered = 8;
+    static constexpr uint8_t kReadParked = 16;   // the read in flight waits for an edge
+    static constexpr uint8_t kWriteParked = 32;  // the write in flight waits for an edge
+
+    uint8_t flags;
+    uint8_t immediate;  // operations finished at once during poll round `round`
+    uint16_t unused;
+    uint32_t round;
+
+    bool has(uint8_t flag) const noexcept { return (flags & flag) != 0; }
+    void set(uint8_t flag) noexcept { flags = static_cast<uint8_t>(flags | flag); }
+    void clear(uint8_t flag) noexcept { flags = static_cast<uint8_t>(flags & ~flag); }
+};
+static_assert(sizeof(EpollState) == sizeof(Handle::backend_data));
+
+EpollState state_of(const Handle& handle) noexcept
+{
+    EpollState state;
+    std::memcpy(&state, &handle.backend_data, sizeof(state));
+    return state;
+}
+
+void store(Handle& handle, const EpollState& state) noexcept { std::memcpy(&handle.backend_data, &state, sizeof(state)); }
+
+size_t requested(const msghdr& message) noexcept
+{
+    size_t total = 0;
+    for (size_t i = 0; i < message.msg_iovlen; ++i)
+        total += message.msg_iov[i].iov_len;
+    return total;
+}
+
+// One buffer goes through recv/send, which cost the kernel less than recvmsg/sendmsg.
+ssize_t receive_into(int fd, msghdr& message) noexcept
+{
+    if (message.msg_iovlen == 1)
+        return sys::recv(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT);
+    return sys::recvmsg(fd, &message, MSG_DONTWAIT);
+}
+
+ssize_t send_from(int fd, const msghdr& message) noexcept
+{
+    if (message.msg_iovlen == 1)
+        return sys::send(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sys::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+enum class Attempt
+{
+    finished,     // result holds the outcome
+    would_block,  // wait for the direction's next edge
+};
 
 class EpollBackend final : public Backend
 {
 public:
-    explicit EpollBackend(Loop& loop) noexcept : loop_(loop) {}
-
     ~EpollBackend() override
     {
         if (wake_fd_ >= 0)
@@ -53,52 +110,94 @@ public:
             return false;
         epoll_event event{};
         event.events = EPOLLIN;
-        event.data.ptr = nullptr;  // the wake-up; sockets have their address here
+        event.data.ptr = nullptr;  // the wake-up; handles have their address here
         return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) == 0;
     }
 
-    int attach(Socket& socket) noexcept override
+    int socket_flags() const noexcept override { return SOCK_NONBLOCK; }
+
+    // Optimistic: the first operation tries its call at once; EAGAIN clears the flag. A handle
+    // that a connect registered already (register_handle) keeps its registration.
+    int attach(Handle& handle) noexcept override
     {
-        // Optimistic: the first operation tries the call at once; EAGAIN clears the flag.
-        socket.readable = true;
-        socket.writable = true;
-        epoll_event event{};
-        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        event.data.ptr = &socket;
-        return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket.fd, &event) == 0 ? 0 : errno;
+        EpollState state = state_of(handle);
+        state.set(EpollState::kReadable | EpollState::kWritable);
+        store(handle, state);
+        return state.has(EpollState::kRegistered) ? 0 : register_handle(handle);
     }
 
-    void detach(Socket& socket) noexcept override
+    // Operations already run by this poll are still to be reported (their report is in the
+    // loop's hands); the parked ones are the loop's again.
+    unsigned detach(Handle& handle) noexcept override
     {
-        sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, socket.fd, nullptr);
-        // Events already returned by this poll must not reach the socket any more.
-        for (int i = next_event_; i < event_count_; ++i)
-            if (events_[i].data.ptr == &socket)
-                events_[i].events = 0;
+        const EpollState state = state_of(handle);
+        if (state.has(EpollState::kRegistered))
+            sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, handle.fd, nullptr);
+        unsigned still_reported = 0;
+        if (handle.in_flight[kReads] != nullptr && !state.has(EpollState::kReadParked))
+            still_reported |= 1u << kReads;
+        if (handle.in_flight[kWrites] != nullptr && !state.has(EpollState::kWriteParked))
+            still_reported |= 1u << kWrites;
+        store(handle, EpollState{});
+        return still_reported;
     }
 
-    void flush(Socket& socket) noexcept override
+    Start start(Op& op, long& result) noexcept override
     {
-        if (do_receives(socket))
-            do_sends(socket);
-    }
-
-    bool poll(bool block) noexcept override
-    {
-        event_count_ = sys::epoll_wait(epoll_fd_, events_, kMaxEvents, block ? -1 : 0);
-        const bool dispatched = event_count_ > 0;
-        // A failed wait (EINTR) dispatches nothing; the loop simply comes round again.
-        for (next_event_ = 0; next_event_ < event_count_;)
+        Handle& handle = *op.handle;
+        EpollState state = state_of(handle);
+        if (state.round != round_)
         {
-            const epoll_event event = events_[next_event_++];
-            if (event.data.ptr == nullptr)
-                drain_wake();
-            else if (event.events != 0)
-                dispatch_event(event.data.u64, event.events);
+            state.round = round_;
+            state.immediate = 0;
         }
-        event_count_ = 0;
-        next_event_ = 0;
-        return dispatched;
+        if (state.immediate >= kImmediateBudget)
+        {
+            store(handle, state);
+            return Start::busy;
+        }
+        const uint8_t parked = direction_of(op.kind) == kReads ? EpollState::kReadParked : EpollState::kWriteParked;
+        const Attempt attempt = op.kind == ItemKind::connect ? begin_connect(op, state, result) : run(op, state, result);
+        if (attempt == Attempt::would_block)
+        {
+            state.set(parked);
+            store(handle, state);
+            return Start::pending;
+        }
+        ++state.immediate;
+        store(handle, state);
+        return Start::done;
+    }
+
+    // A parked operation is simply taken back; one already run this poll is reported anyway.
+    Start cancel(Op& op, long& result) noexcept override
+    {
+        Handle& handle = *op.handle;
+        EpollState state = state_of(handle);
+        const uint8_t parked = direction_of(op.kind) == kReads ? EpollState::kReadParked : EpollState::kWriteParked;
+        if (!state.has(parked))
+            return Start::pending;
+        state.clear(parked);
+        store(handle, state);
+        result = -ECANCELED;
+        return Start::done;
+    }
+
+    size_t poll(int64_t timeout_ns, Report* out, size_t max) noexcept override
+    {
+        ++round_;
+        const int count = sys::epoll_wait(epoll_fd_, events_, max < kMaxEvents * 2 ? static_cast<int>(max / 2) : kMaxEvents, timeout_ms(timeout_ns));
+        // A failed wait (EINTR) reports nothing. No callback runs in here, so no handle can be
+        // detached while its events are looked at.
+        size_t reported = 0;
+        for (int i = 0; i < count; ++i)
+        {
+            if (events_[i].data.ptr == nullptr)
+                drain_wake();
+            else
+                reported += on_event(*static_cast<Handle*>(events_[i].data.ptr), events_[i].events, out + reported);
+        }
+        return reported;
     }
 
     void wake() noexcept override
@@ -108,250 +207,204 @@ public:
         (void)sys::write(wake_fd_, &one, sizeof(one));
     }
 
-    // --- Listeners and connects: non-blocking sockets, accept4 on readiness; a connect in
-    // progress waits for EPOLLOUT (then SO_ERROR tells how it ended) or its timerfd.
-
-    int socket_flags() const noexcept override { return SOCK_NONBLOCK; }
-
-    int attach_listener(Listener& listener) noexcept override
-    {
-        listener.readable = true;  // optimistic, as for sockets: the first accept tries at once
-        epoll_event event{};
-        event.events = EPOLLIN | EPOLLET;
-        event.data.u64 = net_tag(listener, false);
-        return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener.fd, &event) == 0 ? 0 : errno;
-    }
-
-    void detach_listener(Listener& listener) noexcept override
-    {
-        sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd, nullptr);
-        forget_events(net_tag(listener, false));
-    }
-
-    void flush_listener(Listener& listener) noexcept override
-    {
-        for (int budget = kAcceptBudget; listener.readable && !listener.detached && listener_has_waiting_accepts(listener); --budget)
-        {
-            if (budget == 0)
-            {
-                listener_flush_later(listener);  // more next iteration, after the others
-                return;
-            }
-            const int fd = sys::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd >= 0)
-                listener_accept_done(listener, fd);
-            else if (errno == EAGAIN || errno == EWOULDBLOCK)
-                listener.readable = false;
-            else if (!is_accept_retry(errno))
-                listener_accept_done(listener, -errno);
-        }
-    }
-
-    void start_connect(Connect& connect) noexcept override
-    {
-        if (sys::connect(connect.fd, reinterpret_cast<const sockaddr*>(&connect.address), connect.address_length) == 0)
-            return connect_finished(connect, 0);
-        // EINTR: the connect goes on in the background, as with EINPROGRESS.
-        if (errno != EINPROGRESS && errno != EINTR)
-            return connect_finished(connect, errno);
-        const int error = watch_connect(connect);
-        if (error == 0)
-            return;
-        unwatch_connect(connect);
-        connect_finished(connect, error);
-    }
-
 private:
+    int register_handle(Handle& handle) noexcept
+    {
+        epoll_event event{};
+        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        event.data.ptr = &handle;
+        if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, handle.fd, &event) != 0)
+            return errno;
+        EpollState state = state_of(handle);
+        state.set(EpollState::kRegistered);
+        store(handle, state);
+        return 0;
+    }
+
+    // Rounds up: waking before the deadline would only mean waiting again.
+    static int timeout_ms(int64_t timeout_ns) noexcept
+    {
+        if (timeout_ns < 0)
+            return -1;
+        const int64_t ms = (timeout_ns + 999999) / 1000000;
+        return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    }
+
     void drain_wake() noexcept
     {
         uint64_t value;
         (void)sys::read(wake_fd_, &value, sizeof(value));
     }
 
-    void dispatch(Socket& socket, uint32_t events) noexcept
+    // Records the readiness an edge announced and runs the parked operations it allows.
+    // Returns the reports written to out (at most two).
+    size_t on_event(Handle& handle, uint32_t events, Report* out) noexcept
     {
-        Loop::SocketScope scope(loop_, socket);
+        EpollState state = state_of(handle);
         // Errors and hang-ups are reported through the calls themselves.
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-            socket.readable = true;
+            state.set(EpollState::kReadable);
         if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-            socket.read_side_ended = true;
+            state.set(EpollState::kReadEnded);
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-            socket.writable = true;
-        flush(socket);
+            state.set(EpollState::kWritable);
+        size_t reported = 0;
+        reported += resume(handle, kReads, EpollState::kReadParked, state, out + reported);
+        reported += resume(handle, kWrites, EpollState::kWriteParked, state, out + reported);
+        store(handle, state);
+        return reported;
     }
 
-    // MSG_DONTWAIT: never block, whatever the socket's own mode. One buffer goes through
-    // recv/send, which cost the kernel less than recvmsg/sendmsg.
-    static ssize_t receive(int fd, msghdr& message) noexcept
+    size_t resume(Handle& handle, Direction direction, uint8_t parked, EpollState& state, Report* out) noexcept
     {
-        if (message.msg_iovlen == 1)
-            return sys::recv(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT);
-        return sys::recvmsg(fd, &message, MSG_DONTWAIT);
+        Op* op = handle.in_flight[direction];
+        if (!state.has(parked) || op == nullptr)
+            return 0;
+        long result = 0;
+        const Attempt attempt = op->kind == ItemKind::connect ? finish_connect(handle, state, result) : run(*op, state, result);
+        if (attempt == Attempt::would_block)
+            return 0;
+        state.clear(parked);
+        *out = Report{op, result};
+        return 1;
     }
 
-    static ssize_t send(int fd, const msghdr& message) noexcept
+    Attempt run(Op& op, EpollState& state, long& result) noexcept
     {
-        if (message.msg_iovlen == 1)
-            return sys::send(fd, message.msg_iov[0].iov_base, message.msg_iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        return sys::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-    }
-
-    // Returns false when a callback closed the socket.
-    bool do_receives(Socket& socket) noexcept
-    {
-        for (int budget = kReceiveBudget; socket.readable && !socket.receives.empty(); --budget)
+        switch (op.kind)
         {
-            if (budget == 0)
-            {
-                loop_.mark_dirty(socket);  // more next iteration, after the others
-                return true;
-            }
-            Op* op = as_op(socket.receives.front());
-            msghdr message{};
-            message.msg_iov = op->iov;
-            message.msg_iovlen = op->iov_count < IOV_MAX ? op->iov_count : IOV_MAX;
-            const ssize_t received = receive(socket.fd, message);
-            if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            {
-                socket.readable = false;
-                return true;
-            }
-            if (received < 0 && errno == EINTR)
-                continue;
-            // A short read emptied the socket: the next arrival raises a new edge. Not so
-            // once the peer's end of stream (or an error) was announced: that edge has
-            // passed and will not come again, and every later receive must see it.
-            if (received > 0 && static_cast<size_t>(received) < requested(message) && !socket.read_side_ended)
-                socket.readable = false;
-            if (!loop_.complete_receive(socket, received < 0 ? -errno : received))
-                return false;
+        case ItemKind::receive:
+            return run_receive(op, state, result);
+        case ItemKind::send:
+            return run_send(op, state, result);
+        case ItemKind::accept:
+            return run_accept(op, state, result);
+        case ItemKind::connect:
+        case ItemKind::open_notice:
+        case ItemKind::close_waiter:
+            break;
         }
-        return true;
+        result = -EINVAL;
+        return Attempt::finished;
     }
 
-    void do_sends(Socket& socket) noexcept
+    static Attempt run_receive(Op& op, EpollState& state, long& result) noexcept
     {
-        while (socket.writable && !socket.sends.empty() && socket.send_failure == 0)
+        if (!state.has(EpollState::kReadable))
+            return Attempt::would_block;
+        msghdr message{};
+        message.msg_iov = op.io.iov;
+        message.msg_iovlen = op.io.count < IOV_MAX ? op.io.count : IOV_MAX;
+        ssize_t received;
+        do
+            received = receive_into(op.handle->fd, message);
+        while (received < 0 && errno == EINTR);
+        if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         {
-            msghdr message{};
-            message.msg_iov = gather_;
-            message.msg_iovlen = loop_.gather_sends(socket, gather_, IOV_MAX);
-            const ssize_t sent = send(socket.fd, message);
-            if (sent < 0)
-            {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    socket.writable = false;
-                else
-                    loop_.fail_sends(socket, errno);
-                return;
-            }
-            if (static_cast<size_t>(sent) < requested(message))
-                socket.writable = false;
-            if (!loop_.complete_sent_bytes(socket, static_cast<size_t>(sent)))
-                return;
+            state.clear(EpollState::kReadable);
+            return Attempt::would_block;
         }
+        // A short read emptied the socket: the next arrival raises a new edge. Not so once the
+        // peer's end of stream (or an error) was announced: that edge has passed and will not
+        // come again, and every later receive must see it.
+        if (received > 0 && static_cast<size_t>(received) < requested(message) && !state.has(EpollState::kReadEnded))
+            state.clear(EpollState::kReadable);
+        result = received < 0 ? -errno : received;
+        return Attempt::finished;
     }
 
-    // Sockets have their address in the event's data; listeners and connects a tagged one.
-    void dispatch_event(uint64_t data, uint32_t events) noexcept
+    // Gathers the buffers of the queued sends, the first one onwards (up to IOV_MAX).
+    Attempt run_send(Op& op, EpollState& state, long& result) noexcept
     {
-        if (is_net_tag(data))
-            dispatch_net(data);
-        else
-            dispatch(*reinterpret_cast<Socket*>(data), events);
-    }
-
-    // Errors and hang-ups of a listener are reported by accept4; a connect's by SO_ERROR.
-    void dispatch_net(uint64_t data) noexcept
-    {
-        NetTarget& target = net_target_of(data);
-        if (target.net_kind == NetKind::listener)
+        if (!state.has(EpollState::kWritable))
+            return Attempt::would_block;
+        msghdr message{};
+        message.msg_iov = gather_;
+        for (Item* item = &op; item != nullptr && message.msg_iovlen < IOV_MAX; item = item->next)
         {
-            Listener& listener = static_cast<Listener&>(target);
-            ListenerScope scope(listener);
-            listener.readable = true;
-            flush_listener(listener);
-            return;
+            const IoBuffers& io = as_op(item)->io;
+            for (uint32_t i = 0; i < io.count && message.msg_iovlen < IOV_MAX; ++i)
+                gather_[message.msg_iovlen++] = io.iov[i];
         }
-        Connect& connect = static_cast<Connect&>(target);
-        const int error = is_net_timer_tag(data) ? ETIMEDOUT : connect_error(connect);
-        unwatch_connect(connect);
-        connect_finished(connect, error);
+        ssize_t sent;
+        do
+            sent = send_from(op.handle->fd, message);
+        while (sent < 0 && errno == EINTR);
+        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+            state.clear(EpollState::kWritable);
+            return Attempt::would_block;
+        }
+        if (sent >= 0 && static_cast<size_t>(sent) < requested(message))
+            state.clear(EpollState::kWritable);
+        result = sent < 0 ? -errno : sent;
+        return Attempt::finished;
     }
 
-    int watch_connect(Connect& connect) noexcept
+    static Attempt run_accept(Op& op, EpollState& state, long& result) noexcept
     {
-        connect.timer_fd = sys::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (connect.timer_fd < 0)
-            return errno;
-        itimerspec expiry{};
-        expiry.it_value.tv_sec = connect.timeout_ms / 1000;
-        expiry.it_value.tv_nsec = static_cast<long>(connect.timeout_ms % 1000) * 1000000;
-        if (sys::timerfd_settime(connect.timer_fd, 0, &expiry, nullptr) != 0)
-            return errno;
-        epoll_event event{};
-        event.events = EPOLLIN;
-        event.data.u64 = net_tag(connect, true);
-        if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connect.timer_fd, &event) != 0)
-            return errno;
-        event.events = EPOLLOUT;
-        event.data.u64 = net_tag(connect, false);
-        return sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, connect.fd, &event) == 0 ? 0 : errno;
+        if (!state.has(EpollState::kReadable))
+            return Attempt::would_block;
+        int fd;
+        do
+            fd = sys::accept4(op.handle->fd, nullptr, nullptr, SOCK_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+            state.clear(EpollState::kReadable);
+            return Attempt::would_block;
+        }
+        result = fd < 0 ? -errno : fd;
+        return Attempt::finished;
     }
 
-    // Before a connect ends: its socket leaves the set (as an async socket it joins one again)
-    // and its timer goes; events of either already fetched are not dispatched.
-    void unwatch_connect(Connect& connect) noexcept
+    // A connect in progress waits for its socket to become writable (registered here: it is not
+    // attached yet); SO_ERROR then tells how it ended. EINTR: it goes on in the background.
+    Attempt begin_connect(Op& op, EpollState& state, long& result) noexcept
     {
-        sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, connect.fd, nullptr);  // ENOENT if never added
-        forget_events(net_tag(connect, false));
-        if (connect.timer_fd < 0)
-            return;
-        sys::close(connect.timer_fd);  // also takes it out of the set
-        connect.timer_fd = -1;
-        forget_events(net_tag(connect, true));
+        Handle& handle = *op.handle;
+        const auto* address = reinterpret_cast<const sockaddr*>(&op.connect.address);
+        if (sys::connect(handle.fd, address, op.connect.address_length) == 0)
+        {
+            result = 0;
+            return Attempt::finished;
+        }
+        if (errno != EINPROGRESS && errno != EINTR)
+        {
+            result = -errno;
+            return Attempt::finished;
+        }
+        store(handle, state);
+        const int error = register_handle(handle);
+        state = state_of(handle);
+        if (error == 0)
+            return Attempt::would_block;
+        result = -error;
+        return Attempt::finished;
     }
 
-    static int connect_error(const Connect& connect) noexcept
+    static Attempt finish_connect(Handle& handle, EpollState& state, long& result) noexcept
     {
+        if (!state.has(EpollState::kWritable))
+            return Attempt::would_block;
         int error = 0;
         socklen_t length = sizeof(error);
-        return sys::getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? error : errno;
+        result = sys::getsockopt(handle.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? -error : -errno;
+        return Attempt::finished;
     }
 
-    // Events already returned by this poll for data must not be dispatched any more.
-    void forget_events(uint64_t data) noexcept
-    {
-        for (int i = next_event_; i < event_count_; ++i)
-            if (events_[i].data.u64 == data)
-                events_[i].events = 0;
-    }
-
-    static size_t requested(const msghdr& message) noexcept
-    {
-        size_t total = 0;
-        for (size_t i = 0; i < message.msg_iovlen; ++i)
-            total += message.msg_iov[i].iov_len;
-        return total;
-    }
-
-    Loop& loop_;
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
+    uint32_t round_ = 0;
     epoll_event events_[kMaxEvents];
-    int event_count_ = 0;
-    int next_event_ = 0;
     iovec gather_[IOV_MAX];
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_epoll_backend(Loop& loop) noexcept
+std::unique_ptr<Backend> make_epoll_backend() noexcept
 {
-    std::unique_ptr<EpollBackend> backend(inject_fault(FaultPoint::backend_alloc) ? nullptr : new (std::nothrow) EpollBackend(loop));
+    std::unique_ptr<EpollBackend> backend(inject_fault(FaultPoint::backend_alloc) ? nullptr : new (std::nothrow) EpollBackend());
     if (backend == nullptr || !backend->init())
         return nullptr;
     return backend;

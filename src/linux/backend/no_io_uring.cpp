@@ -5,6 +5,6 @@ namespace asock::detail {
 
 bool io_uring_usable() noexcept { return false; }
 
-std::unique_ptr<Backend> make_io_uring_backend(Loop&) noexcept { return nullptr; }
+std::unique_ptr<Backend> make_io_uring_backend() noexcept { return nullptr; }
 
 }  // namespace asock::detail

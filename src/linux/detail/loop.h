@@ -1,22 +1,20 @@
-// One event loop: a thread, its backend (an io_uring ring or an epoll set) and the sockets
-// assigned to it.
+// One event loop: a thread, its backend (an io_uring ring or an epoll set), the handles assigned
+// to it and their deadlines.
 //
-// Ownership rule: a socket's queues and I/O state are touched only by its loop's thread.
-// Other threads hand work over through the inbox (a lock-free stack of items) and wake the
-// loop; the loop's own thread (that is, a callback) queues directly. One iteration of run():
+// Ownership rule: a handle's queues and I/O state are touched only by its loop's thread. Other
+// threads hand work over through the inbox (a lock-free stack of items) and wake the loop; the
+// loop's own thread (that is, a callback) queues directly. One iteration of run():
 //
-//   process_inbox   items from other threads: operations join their socket's queue, open
-//                   notices and close requests run
-//   flush_dirty     the backend starts I/O for every socket that got new operations
-//   free_deferred   sockets destroyed from a callback are freed here, when nothing refers
-//                   to them any more
-//   poll            wait for I/O (unless there is work already) and dispatch completions
+//   process_inbox   items from other threads: operations join their handle's queue, open
+//                   notices and close requests run (here, at the top of the loop, no callback
+//                   of any handle is on the stack)
+//   run_timers      operations whose deadline passed are ended
+//   flush_dirty     the backend starts the first operation of each queue that got new ones
+//   poll            wait for the backend (unless there is work already, at most until the next
+//                   deadline) and complete what it reports
 //
-// Callbacks run inside process_inbox, flush_dirty and poll, never inside the API call that
-// started the operation.
+// Callbacks run inside these phases, never inside the API call that started the operation.
 #pragma once
-
-#include <sys/uio.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -26,25 +24,27 @@
 #include <thread>
 
 #include "detail/backend.h"
+#include "detail/handle.h"
 #include "detail/op.h"
-#include "detail/socket.h"
+#include "detail/timer_heap.h"
 
 namespace asock::detail {
 
 class Engine;
 
-// Someone waiting in async_socket_close for a close that the socket's loop carries out.
-// Lives on the waiter's stack; once signalled, the loop touches neither it nor the socket.
-struct CloseWaiter
+// A close asked for by a thread that does not run the handle's loop: posted to the loop, it
+// lives on the waiting thread's stack. It holds a reference to the handle until the loop
+// releases it; once signalled, the loop touches neither it nor (through it) the handle.
+struct CloseWaiter : Item
 {
-    explicit CloseWaiter(Loop* own_loop) noexcept : loop(own_loop) {}
+    CloseWaiter(Handle& h, Loop* waiting_loop) noexcept : handle(&h), loop(waiting_loop) { kind = ItemKind::close_waiter; }
 
     void signal() noexcept;
     void wait() noexcept;
 
-    CloseWaiter* next = nullptr;
-    // The waiting thread's own loop, if it runs one: such a thread keeps serving its inbox
-    // while it waits, so that two loops closing each other's sockets cannot deadlock.
+    Handle* const handle;
+    // The waiting thread's own loop, if it runs one: it keeps closing its own handles for
+    // others while it waits (Loop::serve_closes_until).
     Loop* const loop;
     std::atomic<bool> done{false};
     std::mutex mutex;
@@ -71,7 +71,6 @@ public:
 
     Engine& engine() noexcept { return *engine_; }
     Backend& backend() noexcept { return *backend_; }
-    ASOCK_LINUX_BACKEND backend_kind() const noexcept { return backend_kind_; }
     bool on_loop_thread() const noexcept { return current() == this; }
     static Loop* current() noexcept;
 
@@ -79,53 +78,46 @@ public:
     // Hands an item to the loop and wakes it if it sleeps.
     void post(Item* item) noexcept;
     // True on the loop's thread when nothing handed over earlier is still waiting, so that an
-    // operation may join its socket's queue directly without overtaking older ones.
+    // operation may join its queue directly without overtaking older ones.
     bool can_queue_directly() const noexcept;
 
     // --- Loop thread --------------------------------------------------------------------
-    void queue_op(Op* op) noexcept;
-    void mark_dirty(Socket& socket) noexcept;
-    // A close asked for on the loop's own thread: runs at once (the socket's state is
-    // already closing).
-    void close_here(Socket& socket) noexcept;
-    // A socket destroyed on the loop's own thread: freed at the end of the iteration.
-    void defer_free(Socket& socket) noexcept;
+    // An operation joins its handle's queue (and a connect's deadline is armed).
+    void queue(Op* op) noexcept;
+    // The handle has operations to start: the next flush starts them.
+    void mark_dirty(Handle& handle) noexcept;
+    // A close on the loop's own thread (a callback): runs now.
+    void close_here(Handle& handle) noexcept;
+    // Detaches the handle from the backend and closes its descriptor; the operations still
+    // queued are left to abandon_queued. Inside a HandleScope of the handle.
+    void perform_close(Handle& handle) noexcept;
+    // Completes every operation queued on a closed handle with ABANDONED, one at a time (a
+    // callback may close the handle again: that close completes the rest).
+    void abandon_queued(Handle& handle) noexcept;
 
-    // Marks a frame of the loop's stack that refers to a socket (it dispatches the socket's
-    // I/O or runs its callbacks). Leaving the outermost one may release the threads waiting
-    // in a close, after which the socket may be freed: nothing may touch it afterwards.
-    class SocketScope
+    // While this loop's thread waits in a close of another loop's handle (inside a callback):
+    // carries out the closes that other threads ask of this loop, until done.
+    void serve_closes_until(const std::atomic<bool>& done) noexcept;
+    void notify_waiter() noexcept;
+
+    // Marks a frame of the loop's stack that works on a handle (dispatches its operations or
+    // runs its callbacks): it holds a reference, and the innermost one tells whose callback
+    // runs. Leaving the last one of a closed handle completes the operations its close left.
+    class HandleScope
     {
     public:
-        SocketScope(Loop& loop, Socket& socket) noexcept : loop_(loop), socket_(socket) { ++socket.stack_refs; }
-        ~SocketScope()
-        {
-            if (--socket_.stack_refs == 0 && socket_.detached)
-                loop_.release_close_waiters(socket_, true);
-        }
-        SocketScope(const SocketScope&) = delete;
-        SocketScope& operator=(const SocketScope&) = delete;
+        HandleScope(Loop& loop, Handle& handle) noexcept;
+        ~HandleScope();
+        HandleScope(const HandleScope&) = delete;
+        HandleScope& operator=(const HandleScope&) = delete;
+
+        Handle& handle() const noexcept { return handle_; }
 
     private:
         Loop& loop_;
-        Socket& socket_;
+        Handle& handle_;
+        HandleScope* outer_;
     };
-    // Serves the inbox until done becomes true (a close waited for by this loop's thread).
-    void serve_until(const std::atomic<bool>& done) noexcept;
-    void notify_waiter() noexcept;
-
-    // --- Backend → loop (loop thread) ---------------------------------------------------
-    // Completes the socket's first receive with a recvmsg-style result (bytes, 0, -errno).
-    // Returns false when the callback closed the socket.
-    bool complete_receive(Socket& socket, long result) noexcept;
-    // Accounts bytes sent to the queued sends in order, completing every send fully sent.
-    // Returns false when a callback closed the socket.
-    bool complete_sent_bytes(Socket& socket, size_t bytes) noexcept;
-    // A send failed: it and every send queued or still to come complete with the failure,
-    // since the stream now has a gap. Returns false when a callback closed the socket.
-    bool fail_sends(Socket& socket, int error) noexcept;
-    // Fills out with the buffers of the queued sends, in order, at most max of them.
-    size_t gather_sends(const Socket& socket, iovec* out, size_t max) noexcept;
 
     void run() noexcept;
 
@@ -133,21 +125,30 @@ private:
     void drain_inbox() noexcept;
     void process_inbox() noexcept;
     void process_item(Item* item) noexcept;
-    void deliver_open(Socket& socket) noexcept;
-    void perform_close(Socket& socket) noexcept;
-    void process_close_request(Socket& socket) noexcept;
-    void release_close_waiters(Socket& socket, bool stack_clear) noexcept;
+    void deliver_open(Item* notice) noexcept;
+    void process_close_waiter(CloseWaiter& waiter) noexcept;
+    void release_waiter(CloseWaiter& waiter) noexcept;
+    void serve_close_waiters() noexcept;
+    void take_from_inbox(Handle& handle) noexcept;
     void flush_dirty() noexcept;
-    void flush_socket(Socket& socket) noexcept;
-    void free_deferred() noexcept;
+    void flush(Handle& handle) noexcept;
+    bool start_next(Handle& handle, Direction direction) noexcept;
+    void dispatch(const Report& report) noexcept;
+    bool complete(Op& op, long result) noexcept;
+    void release_orphan(Op& op, long result) noexcept;
+    void orphan_in_flight(Handle& handle, unsigned still_reported) noexcept;
+    void run_timers() noexcept;
+    void deadline_passed(Op& op) noexcept;
+    int64_t time_to_next_deadline() const noexcept;
     bool prepare_to_block() noexcept;
     bool spin_for_work(uint32_t spin_us) noexcept;
-    static void unlink_dirty(Socket& socket) noexcept;
+    size_t poll_and_dispatch(int64_t timeout_ns) noexcept;
+    void collect_orphans() noexcept;
+    static void unlink_dirty(Handle& handle) noexcept;
 
     Engine* const engine_;
     const unsigned index_;
     std::unique_ptr<Backend> backend_;
-    ASOCK_LINUX_BACKEND backend_kind_ = ASOCK_LINUX_BACKEND_DEFAULT;
     std::thread thread_;
     bool delete_engine_on_exit_ = false;
 
@@ -164,14 +165,21 @@ private:
     std::atomic<Item*> inbox_{nullptr};
     std::atomic<bool> needs_wake_{false};
     std::atomic<bool> stop_requested_{false};
-    std::atomic<uint32_t> nested_waiters_{0};
-    std::atomic<uint32_t> mail_seq_{0};
+    std::atomic<uint32_t> serving_{0};   // nested serve_closes_until frames
+    std::atomic<uint32_t> mail_seq_{0};  // bumped by every post while serving, and by releases
 
     // Loop thread only.
-    ItemQueue local_;       // drained from the inbox, not yet processed
-    DirtyNode dirty_;       // sentinel: sockets with I/O to start
-    DirtyNode flushing_;    // sentinel: the dirty sockets being flushed now
-    Item* to_free_ = nullptr;  // release requests of the sockets to free (see defer_free)
+    ItemQueue local_;          // drained from the inbox, not yet processed
+    ItemQueue revisit_;        // closes served while the handle was on the stack: finished at the top
+    DirtyNode dirty_;          // sentinel: handles with operations to start
+    DirtyNode flushing_;       // sentinel: the dirty handles being flushed now
+    HandleScope* innermost_ = nullptr;
+    TimerHeap deadlines_;
+    uint32_t orphans_ = 0;     // operations a backend still holds for closed handles
+    static constexpr size_t kMaxReports = 512;
+    Report reports_[kMaxReports];
 };
+
+using HandleScope = Loop::HandleScope;
 
 }  // namespace asock::detail

@@ -177,6 +177,11 @@ inline int io_uring_submit_and_wait(io_uring* ring, unsigned wait_nr) noexcept
     return inject_call_fault(FaultPoint::uring_submit_and_wait) ? -errno : ::io_uring_submit_and_wait(ring, wait_nr);
 }
 
+inline int io_uring_submit_and_wait_timeout(io_uring* ring, io_uring_cqe** cqe, unsigned wait_nr, __kernel_timespec* timeout) noexcept
+{
+    return inject_call_fault(FaultPoint::uring_submit_and_wait) ? -errno : ::io_uring_submit_and_wait_timeout(ring, cqe, wait_nr, timeout, nullptr);
+}
+
 inline int io_uring_submit_and_get_events(io_uring* ring) noexcept
 {
     return inject_call_fault(FaultPoint::uring_get_events) ? -errno : ::io_uring_submit_and_get_events(ring);
