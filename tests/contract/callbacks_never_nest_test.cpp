@@ -215,6 +215,87 @@ TEST_P(CallbacksNeverNest, an_accept_callback_that_accepts_again_then_closes_a_s
     execution_engine_dec_ref(two_loops);
 }
 
+// Two sockets of one loop: X's receive callback closes Y, and Y's pending receive, completed
+// by that close, closes X, whose callback is further up the same stack (a cycle on one thread).
+struct SameLoopCycle
+{
+    ASYNC_SOCKET_HANDLE x = nullptr;
+    ASYNC_SOCKET_HANDLE y = nullptr;
+    NestingProbe x_probe;
+    NestingProbe y_probe;
+    std::atomic<bool> x_first_returned{false};
+    std::atomic<int> x_abandoned_before_first_returned{0};
+    std::atomic<int> x_abandoned{0};
+    std::atomic<int> y_abandoned{0};
+    Counter completions;
+    std::array<uint8_t, 16> buffers[4]{};
+
+    static void on_x_first(void* context, ASYNC_SOCKET_RECEIVE_RESULT, uint32_t)
+    {
+        auto* self = static_cast<SameLoopCycle*>(context);
+        {
+            OnStack running(self->x_probe);
+            async_socket_close(self->y);
+        }
+        self->x_first_returned = true;
+        self->completions.add();
+    }
+    static void on_x_second(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t)
+    {
+        auto* self = static_cast<SameLoopCycle*>(context);
+        OnStack running(self->x_probe);
+        if (result != ASYNC_SOCKET_RECEIVE_OK)
+            self->x_abandoned++;
+        if (!self->x_first_returned.load())
+            self->x_abandoned_before_first_returned++;
+        self->completions.add();
+    }
+    static void on_y(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t)
+    {
+        auto* self = static_cast<SameLoopCycle*>(context);
+        OnStack running(self->y_probe);
+        if (result != ASYNC_SOCKET_RECEIVE_OK)
+            self->y_abandoned++;
+        async_socket_close(self->x);  // X's first callback is up the stack, waiting for this
+        self->completions.add();
+    }
+};
+
+TEST_P(CallbacksNeverNest, a_cycle_of_closes_on_one_loop_completes_the_first_sockets_operations_after_its_callback_returns)
+{
+    auto* state = new SameLoopCycle();  // leaked if a close never returns
+    Connection cx = tcp_connection();
+    Connection cy = tcp_connection();
+    state->x = open_socket(cx.ours);  // the fixture's engine has one loop: both share it
+    state->y = open_socket(cy.ours);
+    ASYNC_SOCKET_BUFFER b[4];
+    for (int k = 0; k < 4; ++k)
+        b[k] = ASYNC_SOCKET_BUFFER{state->buffers[k].data(), static_cast<uint32_t>(state->buffers[k].size())};
+    ASSERT_EQ(0, async_socket_receive_async(state->x, &b[0], 1, SameLoopCycle::on_x_first, state));
+    ASSERT_EQ(0, async_socket_receive_async(state->x, &b[1], 1, SameLoopCycle::on_x_second, state));
+    ASSERT_EQ(0, async_socket_receive_async(state->y, &b[2], 1, SameLoopCycle::on_y, state));
+    ASSERT_TRUE(write_all(cx.peer, "x", 1));
+    if (!state->completions.wait_for(3, kHangTimeout))
+    {
+        ADD_FAILURE() << "a cycle of closes on one loop did not finish";
+        engine = nullptr;  // leaked: its loop may be stuck
+        return;
+    }
+    EXPECT_EQ(0, state->x_probe.nested.load()) << "a callback of X ran inside X's running callback";
+    EXPECT_EQ(0, state->y_probe.nested.load());
+    EXPECT_EQ(1, state->x_abandoned.load());
+    EXPECT_EQ(1, state->y_abandoned.load());
+    if (kPlatform.callbacks_serialized_per_socket)
+    {
+        EXPECT_EQ(0, state->x_abandoned_before_first_returned.load()) << "X's abandoned receive completed before X's running callback returned";
+    }
+    async_socket_destroy(state->x);
+    async_socket_destroy(state->y);
+    close_socket(cx.peer);
+    close_socket(cy.peer);
+    delete state;
+}
+
 ASOCK_INSTANTIATE_CONTRACT(CallbacksNeverNest);
 
 }  // namespace
