@@ -97,6 +97,7 @@ struct LockedProxy
 // The end of a proxy whose two sides end at once, on two loops, each callback holding its own
 // connection's lock while it destroys the other side: no deadlock, no callback inside another
 // of its socket, every operation completed exactly once.
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_013, Tests_SRS_ASYNC_SOCKET_LINUX_02_023, Tests_SRS_ASYNC_SOCKET_LINUX_02_024
 TEST_P(CallbacksNeverNestLinux, two_sides_of_a_proxy_destroying_each_other_under_their_own_locks_neither_deadlock_nor_nest)
 {
     EXECUTION_ENGINE_HANDLE two_loops = make_engine(GetParam(), 2);

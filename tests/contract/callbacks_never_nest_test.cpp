@@ -102,6 +102,7 @@ class CallbacksNeverNest : public AcceptConnectBase
 };
 
 // Issue 11, defect 2 (50 of 50 rounds nested on both Linux backends before the fix).
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_023, Tests_SRS_ASYNC_SOCKET_LINUX_02_024
 TEST_P(CallbacksNeverNest, two_loops_closing_each_others_socket_from_callbacks_run_no_callback_of_a_socket_inside_another_of_it)
 {
     EXECUTION_ENGINE_HANDLE two_loops = make_engine(GetParam(), 2);
@@ -172,6 +173,7 @@ struct RearmThenClose
 };
 
 // Issue 11, defect 2 (epoll: the next accept callback ran inside the first one's close).
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_023
 TEST_P(CallbacksNeverNest, an_accept_callback_that_accepts_again_then_closes_a_socket_of_another_loop_runs_no_accept_callback_inside_it)
 {
     EXECUTION_ENGINE_HANDLE two_loops = make_engine(GetParam(), 2);
@@ -261,6 +263,7 @@ struct SameLoopCycle
     }
 };
 
+// Tests_SRS_ASYNC_SOCKET_LINUX_02_023, Tests_SRS_ASYNC_SOCKET_LINUX_02_024
 TEST_P(CallbacksNeverNest, a_cycle_of_closes_on_one_loop_completes_the_first_sockets_operations_after_its_callback_returns)
 {
     auto* state = new SameLoopCycle();  // leaked if a close never returns

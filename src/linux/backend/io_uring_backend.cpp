@@ -417,11 +417,10 @@ private:
                 continue;
             if (waited != 0)
                 return;  // the ring itself is broken: nothing more can be learnt from it
-            Op* op = take(cqe);
-            if (op != nullptr)
-                forget(awaited, op);
-            if (op != nullptr && !stashed())
-                return;  // no memory to keep it: the shutdown ends the operations anyway
+            Op* op = nullptr;
+            if (!take(cqe, op))
+                return;  // no memory to keep it: it stays in the ring for the next poll
+            forget(awaited, op);
         }
     }
 
@@ -432,42 +431,38 @@ private:
                 one = nullptr;
     }
 
-    // Moves one completion from the ring to the stash; returns its operation (nullptr for the
-    // wake-up). stashed() says whether it could be kept.
-    Op* take(io_uring_cqe* cqe) noexcept
+    // Moves one completion from the ring to the stash (op: its operation, nullptr for the
+    // wake-up). False when there was no memory to keep it: it is then left in the ring.
+    bool take(io_uring_cqe* cqe, Op*& op) noexcept
     {
         const uint64_t data = cqe->user_data;
-        const int result = cqe->res;
-        io_uring_cqe_seen(&ring_, cqe);
-        if (data == kWakeTag)
+        if (data != kWakeTag)
+        {
+            op = reinterpret_cast<Op*>(data);
+            try
+            {
+                throw_on_alloc_fault(FaultPoint::stash_alloc);
+                stash_.push_back(Report{op, cqe->res});
+            }
+            catch (...)
+            {
+                return false;
+            }
+        }
+        else
         {
             wake_armed_ = false;
-            return nullptr;
         }
-        Op* op = reinterpret_cast<Op*>(data);
-        stash_failed_ = false;
-        try
-        {
-            throw_on_alloc_fault(FaultPoint::stash_alloc);
-            stash_.push_back(Report{op, result});
-        }
-        catch (...)
-        {
-            stash_failed_ = true;
-        }
-        return op;
+        io_uring_cqe_seen(&ring_, cqe);
+        return true;
     }
-
-    bool stashed() const noexcept { return !stash_failed_; }
 
     void stash_completions() noexcept
     {
         io_uring_cqe* cqe;
-        while (io_uring_peek_cqe(&ring_, &cqe) == 0)
+        Op* op = nullptr;
+        while (io_uring_peek_cqe(&ring_, &cqe) == 0 && take(cqe, op))
         {
-            take(cqe);
-            if (!stashed())
-                return;
         }
     }
 
@@ -484,7 +479,6 @@ private:
     bool ring_ready_ = false;
     bool deferred_ = false;  // IORING_SETUP_DEFER_TASKRUN
     bool wake_armed_ = false;
-    bool stash_failed_ = false;
     int wake_fd_ = -1;
     uint64_t wake_value_ = 0;
     std::vector<Report> stash_;  // completions taken from the ring outside poll, in order
