@@ -190,7 +190,7 @@ void Loop::run() noexcept
 // posts after the announcement sees it and wakes the loop (post's exchange pairs with this).
 bool Loop::prepare_to_block() noexcept
 {
-    if (!local_.empty() || dirty_.next != &dirty_)
+    if (!local_.empty() || !revisit_.empty() || dirty_.next != &dirty_)
         return false;
     needs_wake_.store(true, std::memory_order_seq_cst);
     if (inbox_.load(std::memory_order_seq_cst) != nullptr || stop_requested_.load(std::memory_order_seq_cst))

@@ -1021,7 +1021,9 @@ struct CloseDuringCrossClose
 
 // What 02_013 allows (a loop serving its inbox while one of its callbacks waits for a close)
 // must not let a close (or destroy) of that callback's own socket return early.
-void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend, bool destroy)
+// data_first: A's data is there before its receive starts, so that the receive completes as
+// soon as the loop starts it (epoll: inside the loop's flush rather than its poll).
+void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend, bool destroy, bool data_first = false)
 {
     EXECUTION_ENGINE_HANDLE own = make_engine(backend, 2);
     ASSERT_NE(own, nullptr);
@@ -1050,9 +1052,17 @@ void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend,
     ASSERT_TRUE(write_all(blocker_peer, "x", 1));
     ASSERT_TRUE(state->b2_started.wait_for(1));
     ASYNC_SOCKET_BUFFER a_buffer{state->a_buffer.data(), static_cast<uint32_t>(state->a_buffer.size())};
+    if (data_first)
+    {
+        ASSERT_TRUE(write_all(ca.peer, "x", 1));
+        std::this_thread::sleep_for(50ms);  // the byte is in A's receive queue
+    }
     ASSERT_EQ(0, async_socket_receive_async(state->a, &a_buffer, 1, CloseDuringCrossClose::on_a_receive, state));
-    std::this_thread::sleep_for(50ms);  // the receive waits in the backend: the data's arrival completes it
-    ASSERT_TRUE(write_all(ca.peer, "x", 1));
+    if (!data_first)
+    {
+        std::this_thread::sleep_for(50ms);  // the receive waits in the backend: the data's arrival completes it
+        ASSERT_TRUE(write_all(ca.peer, "x", 1));
+    }
     ASSERT_TRUE(state->a_started.wait_for(1));
     std::this_thread::sleep_for(50ms);  // A's callback waits in the close of B
 
@@ -1084,6 +1094,13 @@ void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend,
 TEST_P(CallbacksCrossClose, a_close_waits_for_a_callback_that_is_closing_a_socket_of_another_loop)
 {
     close_a_while_its_callback_closes_a_socket_of_another_loop(GetParam(), false);
+}
+
+// The same when A's callback runs as soon as its receive starts (the data was there first).
+// Tests_SRS_ASYNC_SOCKET_LINUX_01_040
+TEST_P(CallbacksCrossClose, a_close_waits_for_a_callback_run_at_the_start_of_its_receive_that_is_closing_a_socket_of_another_loop)
+{
+    close_a_while_its_callback_closes_a_socket_of_another_loop(GetParam(), false, true);
 }
 
 // The same with destroy, which frees the socket as soon as it returns: the loop must be
