@@ -208,17 +208,22 @@ public:
     }
 
 private:
+    // The state is complete before the descriptor joins the set: from then on the loop's
+    // thread may see its events (and on_event changes the state) at any moment.
     int register_handle(Handle& handle) noexcept
     {
+        const EpollState before = state_of(handle);
+        EpollState registered = before;
+        registered.set(EpollState::kRegistered);
+        store(handle, registered);
         epoll_event event{};
         event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         event.data.ptr = &handle;
-        if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, handle.fd, &event) != 0)
-            return errno;
-        EpollState state = state_of(handle);
-        state.set(EpollState::kRegistered);
-        store(handle, state);
-        return 0;
+        if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, handle.fd, &event) == 0)
+            return 0;
+        const int error = errno;
+        store(handle, before);  // not in the set: no event can have changed it
+        return error;
     }
 
     // Rounds up: waking before the deadline would only mean waiting again.
