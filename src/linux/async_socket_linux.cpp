@@ -42,70 +42,9 @@ bool is_stream_socket(int fd) noexcept
     return sys::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
 }
 
-// Takes the sends' completed buffers off the first queued send onwards, completing every send
-// whose last byte is out. Returns false when a callback closed the socket.
-bool account_sent(Handle& handle, size_t bytes) noexcept
-{
-    ItemQueue& sends = handle.queues[kWrites];
-    while (!sends.empty())
-    {
-        Op& op = *as_op(sends.front());
-        IoBuffers& io = op.io;
-        while (io.count != 0 && bytes >= io.iov->iov_len)
-        {
-            bytes -= io.iov->iov_len;
-            ++io.iov;
-            --io.count;
-        }
-        if (io.count != 0)
-        {
-            io.iov->iov_base = static_cast<char*>(io.iov->iov_base) + bytes;
-            io.iov->iov_len -= bytes;
-            return true;
-        }
-        sends.pop_front();
-        const auto callback = op.on_send;
-        void* context = op.context;
-        op_free(&op);
-        callback(context, ASYNC_SOCKET_SEND_OK);
-        if (handle.detached)
-            return false;
-    }
-    return true;
-}
-
 }  // namespace
 
-// --- Completions (loop thread) ---------------------------------------------------------------
-
-bool complete_receive(Loop&, Op& op, long result) noexcept
-{
-    if (result < 0 && is_retry(static_cast<int>(-result)))
-        return false;
-    op.handle->queues[kReads].pop_front();
-    const auto callback = op.on_receive;
-    void* context = op.context;
-    op_free(&op);
-    const ASYNC_SOCKET_RECEIVE_RESULT outcome = receive_result_for(result);
-    callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_OK ? static_cast<uint32_t>(result) : 0);
-    return true;
-}
-
-// A send's report counts the bytes written from the queued sends, the first one onwards.
-bool complete_send(Loop&, Op& op, long result) noexcept
-{
-    Handle& handle = *op.handle;
-    if (result >= 0)
-    {
-        account_sent(handle, static_cast<size_t>(result));
-        return true;
-    }
-    if (is_retry(static_cast<int>(-result)))
-        return false;
-    // The stream now has a gap: this send and every later one fail alike (Loop::start_next).
-    handle.write_failure = static_cast<uint8_t>(1 + send_result_for_error(static_cast<int>(-result)));
-    return true;
-}
+// --- Completions (loop thread; receives and sends are in detail/socket.h) --------------------
 
 void complete_abandoned(Op& op) noexcept
 {

@@ -13,16 +13,6 @@
 namespace asock::detail {
 namespace {
 
-void free_handle(Handle& handle) noexcept
-{
-    Engine& engine = *handle.engine;
-    if (handle.kind == HandleKind::socket)
-        delete static_cast<Socket*>(&handle);
-    else
-        delete static_cast<Listener*>(&handle);
-    engine.dec_ref();
-}
-
 // A close on a thread that does not run the handle's loop: the loop closes, this thread waits
 // (its CloseWaiter goes to the loop). It goes also when the handle is already closed: the
 // caller returns only once no callback of it runs. A loop thread that waits (a callback of
@@ -48,23 +38,14 @@ void close_elsewhere(Handle& handle, std::unique_lock<SmallMutex>& lock) noexcep
 
 }  // namespace
 
-void handle_release(Handle& handle) noexcept
+void handle_free(Handle& handle) noexcept
 {
-    if (handle.refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
-        free_handle(handle);
-}
-
-bool handle_submit(Handle& handle, Op* op) noexcept
-{
-    std::lock_guard<SmallMutex> lock(handle.mutex);
-    if (handle.state != HandleState::open)
-        return false;
-    Loop& loop = *handle.loop;
-    if (loop.can_queue_directly())
-        loop.queue(op);
+    Engine& engine = *handle.engine;
+    if (handle.kind == HandleKind::socket)
+        delete static_cast<Socket*>(&handle);
     else
-        loop.post(op);
-    return true;
+        delete static_cast<Listener*>(&handle);
+    engine.dec_ref();
 }
 
 void handle_close(Handle& handle) noexcept

@@ -19,16 +19,6 @@
 namespace asock::detail {
 namespace {
 
-thread_local Loop* tls_current_loop = nullptr;
-
-void link_at_tail(DirtyNode& sentinel, DirtyNode& node) noexcept
-{
-    node.prev = sentinel.prev;
-    node.next = &sentinel;
-    sentinel.prev->next = &node;
-    sentinel.prev = &node;
-}
-
 // Moves every node of from to the end of to.
 void splice(DirtyNode& from, DirtyNode& to) noexcept
 {
@@ -82,23 +72,11 @@ void CloseWaiter::wait() noexcept
 
 // --- HandleScope ---------------------------------------------------------------------------
 
-Loop::HandleScope::HandleScope(Loop& loop, Handle& handle) noexcept : loop_(loop), handle_(handle), outer_(loop.innermost_)
+// The close left these for when no callback of the handle is on the stack any more.
+void Loop::HandleScope::abandon_deferred() noexcept
 {
-    handle_add_ref(handle);
-    ++handle.stack_refs;
-    loop.innermost_ = this;
-}
-
-Loop::HandleScope::~HandleScope()
-{
-    loop_.innermost_ = outer_;
-    if (--handle_.stack_refs == 0 && handle_.abandon_deferred)
-    {
-        // The close left these for when no callback of the handle is on the stack any more.
-        HandleScope again(loop_, handle_);
-        loop_.abandon_queued(handle_);
-    }
-    handle_release(handle_);  // may free the handle: nothing touches it afterwards
+    HandleScope again(loop_, handle_);
+    loop_.abandon_queued(handle_);
 }
 
 // --- Life cycle ----------------------------------------------------------------------------
@@ -165,11 +143,9 @@ void Loop::delete_engine_on_exit() noexcept
     thread_.detach();
 }
 
-Loop* Loop::current() noexcept { return tls_current_loop; }
-
 void Loop::run() noexcept
 {
-    tls_current_loop = this;
+    current_ = this;
     while (!stop_requested_.load(std::memory_order_acquire))
     {
         process_inbox();
@@ -183,7 +159,7 @@ void Loop::run() noexcept
         needs_wake_.store(false, std::memory_order_relaxed);
     }
     collect_orphans();
-    tls_current_loop = nullptr;
+    current_ = nullptr;
 }
 
 // Announces that the loop is about to sleep, then checks for work once more: a thread that
@@ -290,14 +266,11 @@ void Loop::serve_close_waiters() noexcept
         process_close_waiter(static_cast<CloseWaiter&>(*item));
 }
 
-bool Loop::can_queue_directly() const noexcept
-{
-    return on_loop_thread() && local_.empty() && inbox_.load(std::memory_order_relaxed) == nullptr;
-}
-
 // The inbox is a stack (pushes are one CAS); reversing it restores the order of posting.
 void Loop::drain_inbox() noexcept
 {
+    if (inbox_.load(std::memory_order_relaxed) == nullptr)
+        return;
     Item* chain = inbox_.exchange(nullptr, std::memory_order_acquire);
     Item* last = chain;
     Item* fifo = nullptr;
@@ -350,21 +323,9 @@ void Loop::deliver_open(Item* notice) noexcept
 
 // --- Queues --------------------------------------------------------------------------------
 
-void Loop::queue(Op* op) noexcept
-{
-    Handle& handle = *op->handle;
-    handle.queues[direction_of(op->kind)].push_back(op);
-    if (op->kind == ItemKind::connect)
-        deadlines_.arm(op->connect.deadline, op->connect.deadline.deadline_ns, op);
-    mark_dirty(handle);
-}
+void Loop::arm_deadline(Op& op) noexcept { deadlines_.arm(op.connect.deadline, op.connect.deadline.deadline_ns, &op); }
 
-void Loop::mark_dirty(Handle& handle) noexcept
-{
-    if (handle.linked() || handle.detached)
-        return;
-    link_at_tail(dirty_, handle);
-}
+
 
 void Loop::unlink_dirty(Handle& handle) noexcept
 {
@@ -391,13 +352,21 @@ void Loop::flush_dirty() noexcept
 }
 
 // Starts the first operation of each queue that has none in a backend. A backend may finish
-// one at once, whose callback may queue more or close the handle.
+// one at once, whose callback may queue more or close the handle. A handle flushed here (from
+// a completion) needs no flush in the next iteration unless something waits again.
 void Loop::flush(Handle& handle) noexcept
 {
+    start_queue(handle, kReads);
+    start_queue(handle, kWrites);
+    // A send's callback often starts the next receive (the echo pattern): start it now too.
+    if (handle.in_flight[kReads] == nullptr && !handle.queues[kReads].empty())
+        start_queue(handle, kReads);
+    if (!handle.linked())
+        return;
     for (Direction direction : {kReads, kWrites})
-        while (!handle.detached && handle.in_flight[direction] == nullptr && !handle.queues[direction].empty())
-            if (!start_next(handle, direction))
-                break;
+        if (handle.in_flight[direction] == nullptr && !handle.queues[direction].empty() && !handle.detached)
+            return;  // not started (busy, a retry): it stays dirty
+    unlink_dirty(handle);
 }
 
 // Returns false when the queue must wait (in a backend, or for the next iteration).

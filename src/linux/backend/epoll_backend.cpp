@@ -26,9 +26,6 @@ namespace asock::detail {
 namespace {
 
 constexpr int kMaxEvents = 256;
-// Operations of one handle finished at once per poll, before it waits for the next poll (busy):
-// no handle keeps the loop from the others.
-constexpr uint8_t kImmediateBudget = 16;
 
 // What this backend keeps of a handle (in Handle::backend_data).
 struct EpollState
@@ -41,9 +38,7 @@ struct EpollState
     static constexpr uint8_t kWriteParked = 32;  // the write in flight waits for an edge
 
     uint8_t flags;
-    uint8_t immediate;  // operations finished at once during poll round `round`
-    uint16_t unused;
-    uint32_t round;
+    uint8_t unused[7];
 
     bool has(uint8_t flag) const noexcept { return (flags & flag) != 0; }
     void set(uint8_t flag) noexcept { flags = static_cast<uint8_t>(flags | flag); }
@@ -146,27 +141,32 @@ public:
     {
         Handle& handle = *op.handle;
         EpollState state = state_of(handle);
-        if (state.round != round_)
+        Attempt attempt;
+        uint8_t parked = EpollState::kReadParked;
+        switch (op.kind)
         {
-            state.round = round_;
-            state.immediate = 0;
+        case ItemKind::receive:
+            attempt = run_receive(op, state, result);
+            break;
+        case ItemKind::send:
+            attempt = run_send(op, state, result);
+            parked = EpollState::kWriteParked;
+            break;
+        case ItemKind::accept:
+            attempt = run_accept(op, state, result);
+            break;
+        case ItemKind::connect:
+            attempt = begin_connect(op, state, result);
+            parked = EpollState::kWriteParked;
+            break;
+        default:
+            result = -EINVAL;
+            return Start::done;
         }
-        if (state.immediate >= kImmediateBudget)
-        {
-            store(handle, state);
-            return Start::busy;
-        }
-        const uint8_t parked = direction_of(op.kind) == kReads ? EpollState::kReadParked : EpollState::kWriteParked;
-        const Attempt attempt = op.kind == ItemKind::connect ? begin_connect(op, state, result) : run(op, state, result);
         if (attempt == Attempt::would_block)
-        {
             state.set(parked);
-            store(handle, state);
-            return Start::pending;
-        }
-        ++state.immediate;
         store(handle, state);
-        return Start::done;
+        return attempt == Attempt::would_block ? Start::pending : Start::done;
     }
 
     // A parked operation is simply taken back; one already run this poll is reported anyway.
@@ -185,7 +185,6 @@ public:
 
     size_t poll(int64_t timeout_ns, Report* out, size_t max) noexcept override
     {
-        ++round_;
         const int count = sys::epoll_wait(epoll_fd_, events_, max < kMaxEvents * 2 ? static_cast<int>(max / 2) : kMaxEvents, timeout_ms(timeout_ns));
         // A failed wait (EINTR) reports nothing. No callback runs in here, so no handle can be
         // detached while its events are looked at.
@@ -400,7 +399,6 @@ private:
 
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
-    uint32_t round_ = 0;
     epoll_event events_[kMaxEvents];
     iovec gather_[IOV_MAX];
 };

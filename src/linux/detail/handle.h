@@ -88,12 +88,18 @@ struct Handle : DirtyNode
     Op* in_flight[2] = {nullptr, nullptr};  // the operation of each queue that a backend holds
 };
 
-inline void handle_add_ref(Handle& handle) noexcept { handle.refs.fetch_add(1, std::memory_order_relaxed); }
-// Drops a reference; the last one frees the handle and drops its engine reference.
-void handle_release(Handle& handle) noexcept;
+// Frees the handle (its last reference went) and drops its engine reference.
+void handle_free(Handle& handle) noexcept;
 
-// Hands an operation to its handle's loop if the handle is open; false (nothing done) if not.
-bool handle_submit(Handle& handle, Op* op) noexcept;
+inline void handle_add_ref(Handle& handle) noexcept { handle.refs.fetch_add(1, std::memory_order_relaxed); }
+// Drops a reference; the last one frees the handle.
+inline void handle_release(Handle& handle) noexcept
+{
+    if (handle.refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        handle_free(handle);
+}
+
+// (handle_submit, which hands an operation to the handle's loop, is in detail/loop.h.)
 // The close of async_socket_close and async_socket_listener_close.
 void handle_close(Handle& handle) noexcept;
 // The destroy: close, close the descriptor of a handle never opened, drop the owner's reference.

@@ -72,20 +72,34 @@ public:
     Engine& engine() noexcept { return *engine_; }
     Backend& backend() noexcept { return *backend_; }
     bool on_loop_thread() const noexcept { return current() == this; }
-    static Loop* current() noexcept;
+    static Loop* current() noexcept { return current_; }
 
     // --- Any thread ---------------------------------------------------------------------
     // Hands an item to the loop and wakes it if it sleeps.
     void post(Item* item) noexcept;
     // True on the loop's thread when nothing handed over earlier is still waiting, so that an
     // operation may join its queue directly without overtaking older ones.
-    bool can_queue_directly() const noexcept;
+    bool can_queue_directly() const noexcept
+    {
+        return on_loop_thread() && local_.empty() && inbox_.load(std::memory_order_relaxed) == nullptr;
+    }
 
     // --- Loop thread --------------------------------------------------------------------
     // An operation joins its handle's queue (and a connect's deadline is armed).
-    void queue(Op* op) noexcept;
+    void queue(Op* op) noexcept
+    {
+        Handle& handle = *op->handle;
+        handle.queues[direction_of(op->kind)].push_back(op);
+        if (op->kind == ItemKind::connect)
+            arm_deadline(*op);
+        mark_dirty(handle);
+    }
     // The handle has operations to start: the next flush starts them.
-    void mark_dirty(Handle& handle) noexcept;
+    void mark_dirty(Handle& handle) noexcept
+    {
+        if (!handle.linked() && !handle.detached)
+            link_dirty(handle);
+    }
     // A close on the loop's own thread (a callback): runs now.
     void close_here(Handle& handle) noexcept;
     // Detaches the handle from the backend and closes its descriptor; the operations still
@@ -106,14 +120,27 @@ public:
     class HandleScope
     {
     public:
-        HandleScope(Loop& loop, Handle& handle) noexcept;
-        ~HandleScope();
+        HandleScope(Loop& loop, Handle& handle) noexcept : loop_(loop), handle_(handle), outer_(loop.innermost_)
+        {
+            handle_add_ref(handle);
+            ++handle.stack_refs;
+            loop.innermost_ = this;
+        }
+        ~HandleScope()
+        {
+            loop_.innermost_ = outer_;
+            if (--handle_.stack_refs == 0 && handle_.abandon_deferred)
+                abandon_deferred();
+            handle_release(handle_);  // may free the handle: nothing touches it afterwards
+        }
         HandleScope(const HandleScope&) = delete;
         HandleScope& operator=(const HandleScope&) = delete;
 
         Handle& handle() const noexcept { return handle_; }
 
     private:
+        void abandon_deferred() noexcept;
+
         Loop& loop_;
         Handle& handle_;
         HandleScope* outer_;
@@ -145,6 +172,32 @@ private:
     size_t poll_and_dispatch(int64_t timeout_ns) noexcept;
     void collect_orphans() noexcept;
     static void unlink_dirty(Handle& handle) noexcept;
+    void link_dirty(Handle& node) noexcept
+    {
+        node.prev = dirty_.prev;
+        node.next = &dirty_;
+        dirty_.prev->next = &node;
+        dirty_.prev = &node;
+    }
+    void arm_deadline(Op& op) noexcept;
+    // Operations of one queue that a backend may finish at once in a row, before the handle
+    // waits for the next iteration: no handle keeps the loop from the others.
+    static constexpr int kFinishedInARow = 16;
+    void start_queue(Handle& handle, Direction direction) noexcept
+    {
+        for (int budget = kFinishedInARow; !handle.queues[direction].empty() && handle.in_flight[direction] == nullptr && !handle.detached; --budget)
+        {
+            if (budget == 0)
+            {
+                mark_dirty(handle);
+                return;
+            }
+            if (!start_next(handle, direction))
+                return;
+        }
+    }
+
+    static inline thread_local Loop* current_ = nullptr;  // the loop this thread runs, if any
 
     Engine* const engine_;
     const unsigned index_;
@@ -181,5 +234,21 @@ private:
 };
 
 using HandleScope = Loop::HandleScope;
+
+// Hands an operation to its handle's loop if the handle is open; false (nothing done) if not.
+// Holding the handle's mutex across the check and the hand-over is what lets a close wait for
+// calls in progress (see detail/handle.h).
+inline bool handle_submit(Handle& handle, Op* op) noexcept
+{
+    std::lock_guard<SmallMutex> lock(handle.mutex);
+    if (handle.state != HandleState::open)
+        return false;
+    Loop& loop = *handle.loop;
+    if (loop.can_queue_directly())
+        loop.queue(op);
+    else
+        loop.post(op);
+    return true;
+}
 
 }  // namespace asock::detail
