@@ -35,6 +35,12 @@ constexpr unsigned kSubmissionEntries = 256;
 constexpr unsigned kCompletionEntries = 8192;
 constexpr size_t kScratchIovecs = 4096;
 constexpr uint64_t kWakeTag = 1;  // never an operation's address (those are aligned)
+// The most one call moves (the kernel's MAX_RW_COUNT). send(2) and recv(2) do less when asked
+// for more; io_uring's SEND and RECV refuse a longer buffer (EINVAL) instead, so it is cut here:
+// a receive completes with what arrived anyway, and a send goes on from where it stopped.
+constexpr size_t kMostPerCall = 0x7ffff000;
+
+size_t clamp_length(size_t length) noexcept { return length < kMostPerCall ? length : kMostPerCall; }
 // Submissions tried before detach gives up on a ring that refuses them.
 constexpr int kSubmitAttempts = 64;
 
@@ -283,7 +289,7 @@ private:
         const IoBuffers& io = op.io;
         if (io.count == 1)
         {
-            io_uring_prep_recv(sqe, op.handle->fd, io.iov->iov_base, io.iov->iov_len, 0);
+            io_uring_prep_recv(sqe, op.handle->fd, io.iov->iov_base, clamp_length(io.iov->iov_len), 0);
             return;
         }
         msghdr* message = scratch_message();
@@ -298,7 +304,7 @@ private:
     {
         if (op.io.count == 1 && op.next == nullptr)
         {
-            io_uring_prep_send(sqe, op.handle->fd, op.io.iov->iov_base, op.io.iov->iov_len, MSG_NOSIGNAL);
+            io_uring_prep_send(sqe, op.handle->fd, op.io.iov->iov_base, clamp_length(op.io.iov->iov_len), MSG_NOSIGNAL);
             return;
         }
         msghdr* message = scratch_message();
