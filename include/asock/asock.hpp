@@ -24,6 +24,7 @@
 #include <exception>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -37,15 +38,19 @@ namespace asock {
 // --- Results ---------------------------------------------------------------------------------
 
 // How an operation ended. error: the system failed it (the connection broke, say);
-// abandoned: the socket was closed, or the peer closed or reset the connection.
+// abandoned: the socket was closed, or the peer closed or reset the connection;
+// invalid_argument: refused before it started, for buffers the C API cannot take (one buffer,
+// or the buffers of the operation together, over UINT32_MAX bytes). Never truncated.
 enum class result
 {
     ok,
     error,
     abandoned,
+    invalid_argument,
 };
 
-// The "asock" error category: result::error and result::abandoned as error codes.
+// The "asock" error category: the results other than ok as error codes. The code of
+// result::invalid_argument compares equal to std::errc::invalid_argument.
 const std::error_category& category() noexcept;
 inline std::error_code make_error_code(result value) noexcept { return {static_cast<int>(value), category()}; }
 
@@ -59,18 +64,41 @@ struct io_result
     std::error_code error() const noexcept { return status == result::ok ? std::error_code{} : make_error_code(status); }
 };
 
-// A buffer descriptor, the C API's own: {pointer, length}.
+// A buffer descriptor, the C API's own: {pointer, length}. Its length has 32 bits.
 using buffer = ASYNC_SOCKET_BUFFER;
 
-inline buffer make_buffer(std::span<std::byte> bytes) noexcept
+namespace detail {
+
+// The C API's limit: an operation's buffers hold at most UINT32_MAX bytes, together and so
+// each. The C++ API refuses larger ones (std::errc::invalid_argument) and never cuts them.
+inline bool fits_c_length(std::size_t bytes) noexcept { return static_cast<std::uint64_t>(bytes) <= UINT32_MAX; }
+
+inline std::uint64_t total_length(std::span<const buffer> buffers) noexcept
 {
-    return buffer{bytes.data(), static_cast<std::uint32_t>(bytes.size())};
+    std::uint64_t total = 0;
+    for (const buffer& b : buffers)
+        total += b.length;
+    return total;
 }
-// For sends: the library never writes through a send's buffers.
-inline buffer make_buffer(std::span<const std::byte> bytes) noexcept
+
+inline bool fits_c_length(std::span<const buffer> buffers, std::uint64_t total) noexcept { return buffers.size() <= UINT32_MAX && total <= UINT32_MAX; }
+inline bool fits_c_length(std::span<const buffer> buffers) noexcept { return fits_c_length(buffers, total_length(buffers)); }
+
+// A span as a buffer, for a span that fits_c_length. The library never writes through a
+// send's buffers, hence the const_cast.
+inline buffer as_buffer(std::span<const std::byte> bytes) noexcept { return buffer{const_cast<std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())}; }
+
+}  // namespace detail
+
+// A span as a buffer. Throws std::length_error for a span over UINT32_MAX bytes, which a
+// buffer cannot describe.
+inline buffer make_buffer(std::span<const std::byte> bytes)
 {
-    return buffer{const_cast<std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())};
+    if (!detail::fits_c_length(bytes.size()))
+        throw std::length_error("asock::make_buffer: a buffer holds at most UINT32_MAX bytes");
+    return detail::as_buffer(bytes);
 }
+inline buffer make_buffer(std::span<std::byte> bytes) { return make_buffer(std::span<const std::byte>(bytes)); }
 
 namespace detail {
 
@@ -88,16 +116,6 @@ inline result from_c(ASYNC_SOCKET_RECEIVE_RESULT value) noexcept
     return value == ASYNC_SOCKET_RECEIVE_OK ? result::ok : value == ASYNC_SOCKET_RECEIVE_ABANDONED ? result::abandoned : result::error;
 }
 inline result from_c(ASYNC_SOCKET_OPEN_RESULT value) noexcept { return value == ASYNC_SOCKET_OPEN_OK ? result::ok : result::error; }
-
-inline bool fits_c_length(std::span<const buffer> buffers) noexcept { return buffers.size() <= UINT32_MAX; }
-
-inline std::uint64_t total_length(std::span<const buffer> buffers) noexcept
-{
-    std::uint64_t total = 0;
-    for (const buffer& b : buffers)
-        total += b.length;
-    return total;
-}
 
 // A handler moved into library memory; each trampoline takes it out (freeing the memory
 // before the call, so that the handler can start the next operation in the same block) and
@@ -194,6 +212,13 @@ struct awaitable_base
         outcome = r;
         waiter.resume();
     }
+
+    // await_suspend's end for an operation that did not start: resume at once with r.
+    bool refuse(result r) noexcept
+    {
+        outcome = io_result{r, 0};
+        return false;
+    }
 };
 
 struct open_awaitable : awaitable_base
@@ -203,8 +228,7 @@ struct open_awaitable : awaitable_base
         waiter = coroutine;
         if (async_socket_open_async(socket, &on_open, this) == 0)
             return true;  // may already have been resumed: touch nothing of this here
-        outcome = io_result{result::error, 0};
-        return false;
+        return refuse(result::error);
     }
     static void on_open(void* self, ASYNC_SOCKET_OPEN_RESULT r) noexcept { static_cast<open_awaitable*>(self)->complete({from_c(r), 0}); }
 };
@@ -212,17 +236,17 @@ struct open_awaitable : awaitable_base
 struct send_awaitable : awaitable_base
 {
     std::span<const buffer> buffers;
-    std::size_t total = 0;
+    std::uint64_t total = 0;
 
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
         waiter = coroutine;
-        const ASYNC_SOCKET_SEND_SYNC_RESULT r =
-            fits_c_length(buffers) ? async_socket_send_async(socket, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &on_send, this) : ASYNC_SOCKET_SEND_SYNC_ERROR;
+        if (!fits_c_length(buffers, total))
+            return refuse(result::invalid_argument);
+        const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(socket, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &on_send, this);
         if (r == ASYNC_SOCKET_SEND_SYNC_OK)
             return true;
-        outcome = io_result{r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error, 0};
-        return false;
+        return refuse(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
     }
     static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT r) noexcept
     {
@@ -238,11 +262,11 @@ struct receive_awaitable : awaitable_base
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
         waiter = coroutine;
-        if (fits_c_length(buffers) &&
-            async_socket_receive_async(socket, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &on_receive, this) == 0)
+        if (!fits_c_length(buffers))
+            return refuse(result::invalid_argument);
+        if (async_socket_receive_async(socket, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &on_receive, this) == 0)
             return true;
-        outcome = io_result{result::error, 0};
-        return false;
+        return refuse(result::error);
     }
     static void on_receive(void* self, ASYNC_SOCKET_RECEIVE_RESULT r, std::uint32_t received) noexcept
     {
@@ -252,12 +276,18 @@ struct receive_awaitable : awaitable_base
 
 // The one-buffer forms keep their buffer descriptor inside the awaitable, so that a temporary
 // span can be awaited; the span to it is made when the awaitable has reached its final place
-// (the coroutine frame), that is, when it is awaited.
+// (the coroutine frame), that is, when it is awaited. A span too large for a descriptor is
+// refused there.
 struct send_one_awaitable : send_awaitable
 {
-    buffer one;
+    std::span<const std::byte> bytes;
+    buffer one{};
+
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
+        if (!fits_c_length(bytes.size()))
+            return refuse(result::invalid_argument);
+        one = as_buffer(bytes);
         buffers = std::span<const buffer>(&one, 1);
         return send_awaitable::await_suspend(coroutine);
     }
@@ -265,9 +295,14 @@ struct send_one_awaitable : send_awaitable
 
 struct receive_one_awaitable : receive_awaitable
 {
-    buffer one;
+    std::span<std::byte> bytes;
+    buffer one{};
+
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
+        if (!fits_c_length(bytes.size()))
+            return refuse(result::invalid_argument);
+        one = as_buffer(bytes);
         buffers = std::span<const buffer>(&one, 1);
         return receive_awaitable::await_suspend(coroutine);
     }
@@ -324,9 +359,10 @@ public:
     std::error_code send(std::span<const buffer> buffers, Handler&& handler)
     {
         using stored = detail::stored_handler<std::decay_t<Handler>>;
-        if (!detail::fits_c_length(buffers))
+        const std::uint64_t total = detail::total_length(buffers);
+        if (!detail::fits_c_length(buffers, total))
             return std::make_error_code(std::errc::invalid_argument);
-        stored* h = stored::make(std::forward<Handler>(handler), detail::total_length(buffers));
+        stored* h = stored::make(std::forward<Handler>(handler), total);
         if (h == nullptr)
             return std::make_error_code(std::errc::not_enough_memory);
         const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(handle_, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &stored::on_send, h);
@@ -338,7 +374,9 @@ public:
     template <detail::completion_handler Handler>
     std::error_code send(std::span<const std::byte> bytes, Handler&& handler)
     {
-        const buffer one = make_buffer(bytes);
+        if (!detail::fits_c_length(bytes.size()))
+            return std::make_error_code(std::errc::invalid_argument);
+        const buffer one = detail::as_buffer(bytes);
         return send(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
     }
 
@@ -359,7 +397,9 @@ public:
     template <detail::completion_handler Handler>
     std::error_code receive(std::span<std::byte> bytes, Handler&& handler)
     {
-        const buffer one = make_buffer(bytes);
+        if (!detail::fits_c_length(bytes.size()))
+            return std::make_error_code(std::errc::invalid_argument);
+        const buffer one = detail::as_buffer(bytes);
         return receive(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
     }
 
@@ -370,13 +410,10 @@ public:
     detail::open_awaitable open() noexcept { return detail::open_awaitable{{handle_}}; }
 
     detail::send_awaitable send(std::span<const buffer> buffers) noexcept { return detail::send_awaitable{{handle_}, buffers, detail::total_length(buffers)}; }
-    detail::send_one_awaitable send(std::span<const std::byte> bytes) noexcept
-    {
-        return detail::send_one_awaitable{{{handle_}, {}, bytes.size()}, make_buffer(bytes)};
-    }
+    detail::send_one_awaitable send(std::span<const std::byte> bytes) noexcept { return detail::send_one_awaitable{{{handle_}, {}, bytes.size()}, bytes}; }
 
     detail::receive_awaitable receive(std::span<const buffer> buffers) noexcept { return detail::receive_awaitable{{handle_}, buffers}; }
-    detail::receive_one_awaitable receive(std::span<std::byte> bytes) noexcept { return detail::receive_one_awaitable{{{handle_}, {}}, make_buffer(bytes)}; }
+    detail::receive_one_awaitable receive(std::span<std::byte> bytes) noexcept { return detail::receive_one_awaitable{{{handle_}, {}}, bytes}; }
 
 private:
     explicit socket(ASYNC_SOCKET_HANDLE handle) noexcept : handle_(handle) {}
