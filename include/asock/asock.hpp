@@ -12,8 +12,10 @@
 //   if (r) co_await s.send(std::span(buffer).first(r.bytes));
 //
 // Handlers run on an engine thread and must not throw (an exception escaping one ends the
-// program, as it would escape a C callback). A handler of up to kSmallHandler bytes is kept in
-// memory recycled by the library, so steady-state operations do not touch the heap.
+// program, as it would escape a C callback). A handler of up to kSmallHandler bytes and of the
+// default alignment (kSmallHandlerAlignment, 16 on x86-64) is kept in memory recycled by the
+// library, so steady-state operations do not touch the heap; a larger or over-aligned one gets
+// heap memory of its size and alignment.
 #pragma once
 
 #include <chrono>
@@ -102,10 +104,14 @@ inline buffer make_buffer(std::span<std::byte> bytes) { return make_buffer(std::
 
 namespace detail {
 
-// Recycled memory for handlers (library-owned, per-thread caches). nullptr when out of memory.
+// Memory for handlers: recycled (library-owned, per-thread caches) for sizes up to
+// kSmallHandler and alignments up to kSmallHandlerAlignment, the heap otherwise (aligned
+// operator new beyond that alignment). nullptr when out of memory. Deallocation takes the
+// size and alignment of the allocation, which choose the same path.
 inline constexpr std::size_t kSmallHandler = 96;
-void* handler_allocate(std::size_t size) noexcept;
-void handler_deallocate(void* memory, std::size_t size) noexcept;
+inline constexpr std::size_t kSmallHandlerAlignment = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+void* handler_allocate(std::size_t size, std::size_t alignment) noexcept;
+void handler_deallocate(void* memory, std::size_t size, std::size_t alignment) noexcept;
 
 inline result from_c(ASYNC_SOCKET_SEND_RESULT value) noexcept
 {
@@ -128,7 +134,7 @@ struct stored_handler
 
     static stored_handler* make(Handler&& h, std::size_t sent) noexcept
     {
-        void* memory = handler_allocate(sizeof(stored_handler));
+        void* memory = handler_allocate(sizeof(stored_handler), alignof(stored_handler));
         return memory == nullptr ? nullptr : new (memory) stored_handler{std::move(h), sent};
     }
 
@@ -137,7 +143,7 @@ struct stored_handler
         auto* self = static_cast<stored_handler*>(context);
         Handler handler = std::move(self->handler);
         self->~stored_handler();
-        handler_deallocate(self, sizeof(stored_handler));
+        handler_deallocate(self, sizeof(stored_handler), alignof(stored_handler));
         std::move(handler)(r);
     }
 
@@ -153,7 +159,7 @@ struct stored_handler
     static void discard(stored_handler* self) noexcept
     {
         self->~stored_handler();
-        handler_deallocate(self, sizeof(stored_handler));
+        handler_deallocate(self, sizeof(stored_handler), alignof(stored_handler));
     }
 };
 
@@ -487,7 +493,7 @@ struct stored_connection_handler
     template <typename H>
     static stored_connection_handler* make(H&& h) noexcept
     {
-        void* memory = handler_allocate(sizeof(stored_connection_handler));
+        void* memory = handler_allocate(sizeof(stored_connection_handler), alignof(stored_connection_handler));
         return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::forward<H>(h)};
     }
 
@@ -505,7 +511,7 @@ struct stored_connection_handler
     static void discard(stored_connection_handler* self) noexcept
     {
         self->~stored_connection_handler();
-        handler_deallocate(self, sizeof(stored_connection_handler));
+        handler_deallocate(self, sizeof(stored_connection_handler), alignof(stored_connection_handler));
     }
 };
 

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "detail/fault.h"
+#include "detail/handler_heap.h"
 #include "asock/asock.hpp"
 #include "detail/op.h"
 
@@ -273,24 +274,33 @@ void op_free(Op* op) noexcept
 }  // namespace asock::detail
 
 // The C++ API's handlers (asock.hpp) share the operations' recycled blocks: the same threads
-// allocate and free both, in the same patterns.
+// allocate and free both, in the same patterns. The blocks come from ::operator new(sizeof(Op)),
+// so they are aligned for the default new alignment and no more; a handler that needs more,
+// or more room, comes from the heap.
 namespace asock::detail {
 
 static_assert(kSmallHandler <= sizeof(Op));
+static_assert(kSmallHandlerAlignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
 
-void* handler_allocate(std::size_t size) noexcept
+namespace {
+
+bool fits_block(std::size_t size, std::size_t alignment) noexcept { return size <= sizeof(Op) && alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
+
+}  // namespace
+
+void* handler_allocate(std::size_t size, std::size_t alignment) noexcept
 {
     if (inject_fault(FaultPoint::op_alloc))
         return nullptr;
-    return size <= sizeof(Op) ? tls_cache.get() : ::operator new(size, std::nothrow);
+    return fits_block(size, alignment) ? tls_cache.get() : handler_heap_allocate(size, alignment);
 }
 
-void handler_deallocate(void* memory, std::size_t size) noexcept
+void handler_deallocate(void* memory, std::size_t size, std::size_t alignment) noexcept
 {
-    if (size <= sizeof(Op))
+    if (fits_block(size, alignment))
         tls_cache.put(memory);
     else
-        ::operator delete(memory);
+        handler_heap_deallocate(memory, alignment);
 }
 
 }  // namespace asock::detail

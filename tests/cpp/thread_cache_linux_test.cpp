@@ -14,6 +14,10 @@
 namespace asock_test {
 namespace {
 
+// One block of the library's recycled handler memory, as a small handler takes it.
+void* take_block() { return asock::detail::handler_allocate(asock::detail::kSmallHandler, asock::detail::kSmallHandlerAlignment); }
+void give_block(void* block) { asock::detail::handler_deallocate(block, asock::detail::kSmallHandler, asock::detail::kSmallHandlerAlignment); }
+
 // Built by the test's thread before that thread's first operation: thread_local objects are
 // destroyed in the reverse order of their construction, so this one's destructor runs after
 // the library's cache of the thread has been given back.
@@ -24,7 +28,7 @@ struct LateAllocation
     ~LateAllocation()
     {
         if (taken != nullptr)
-            taken->store(asock::detail::handler_allocate(asock::detail::kSmallHandler));
+            taken->store(take_block());
     }
 };
 
@@ -36,7 +40,7 @@ TEST(ThreadCache, memory_taken_after_the_thread_cache_was_given_back_is_not_also
     std::thread ending([&late] {
         tls_late_allocation.taken = &late;
         // The thread's first operation memory: its cache starts, and holds this block after.
-        asock::detail::handler_deallocate(asock::detail::handler_allocate(asock::detail::kSmallHandler), asock::detail::kSmallHandler);
+        give_block(take_block());
     });
     ending.join();
     void* const in_use = late.load();
@@ -46,13 +50,13 @@ TEST(ThreadCache, memory_taken_after_the_thread_cache_was_given_back_is_not_also
     std::vector<void*> drawn;
     for (int i = 0; i < 1024; ++i)
     {
-        drawn.push_back(asock::detail::handler_allocate(asock::detail::kSmallHandler));
+        drawn.push_back(take_block());
         ASSERT_NE(nullptr, drawn.back());
         ASSERT_NE(in_use, drawn.back()) << "block " << i << " is also held by the ended thread's late destructor";
     }
     for (void* block : drawn)
-        asock::detail::handler_deallocate(block, asock::detail::kSmallHandler);
-    asock::detail::handler_deallocate(in_use, asock::detail::kSmallHandler);
+        give_block(block);
+    give_block(in_use);
 }
 
 // The destructor of a thread_local object that outlives the thread's cache sends twice:
