@@ -1,8 +1,14 @@
 // asock's C++20 API: RAII engine and socket, completion handlers of any move-only callable,
 // and coroutine awaitables. A thin layer over the C API (async_socket.h): the same
 // machinery, the same contract (every accepted operation completes exactly once; close
-// completes the pending ones with result::abandoned; no handler runs after close returns,
-// except one that is itself closing).
+// completes the pending ones with result::abandoned, except on Windows, see below; no handler
+// runs after close returns, except one that is itself closing).
+//
+// Windows: the C API there follows the seed, whose I/O ended by a close completes with ERROR.
+// So the sends and receives that socket::close (or ~socket) completes end with result::error,
+// not result::abandoned; a receive ended by the peer closing is still result::abandoned, and
+// the accepts a listener's close completes are result::abandoned as on Linux. An open
+// completes inside open() (the handler runs, or the coroutine resumes, in the caller's thread).
 //
 //   asock::engine engine;                                   // one loop thread
 //   asock::socket s(engine, connected_fd);
@@ -12,7 +18,14 @@
 //   if (r) co_await s.send(std::span(buffer).first(r.bytes));
 //
 // Handlers run on an engine thread and must not throw (an exception escaping one ends the
-// program, as it would escape a C callback). A handler of up to kSmallHandler bytes and of the
+// program, as it would escape a C callback). A named (lvalue) handler is copied, a temporary
+// moved; a copy that throws propagates out of the call, which then has started nothing.
+//
+// A coroutine suspended in an awaitable of this API must not be destroyed before it resumes:
+// the pending operation holds a pointer into its frame, and would complete into freed memory
+// (a use-after-free). To stop it, close the socket (or the listener) and let it resume with
+// result::abandoned (result::error for a send or receive on Windows). A connect cannot be
+// cancelled: its timeout bounds it. A handler of up to kSmallHandler bytes and of the
 // default alignment (kSmallHandlerAlignment, 16 on x86-64) is kept in memory recycled by the
 // library, so steady-state operations do not touch the heap; a larger or over-aligned one gets
 // heap memory of its size and alignment.
@@ -39,8 +52,9 @@ namespace asock {
 
 // --- Results ---------------------------------------------------------------------------------
 
-// How an operation ended. error: the system failed it (the connection broke, say);
-// abandoned: the socket was closed, or the peer closed or reset the connection;
+// How an operation ended. error: the system failed it (the connection broke, say), or, on
+// Windows, the socket was closed; abandoned: the socket was closed (Linux), or the peer
+// closed or reset the connection;
 // invalid_argument: refused before it started, for buffers the C API cannot take (one buffer,
 // or the buffers of the operation together, over UINT32_MAX bytes). Never truncated.
 enum class result
@@ -163,8 +177,23 @@ struct stored_handler
     }
 };
 
+// A handler as the public functions take it: a temporary (moved into the library's memory)
+// or a named one (copied, so it must be copyable).
 template <typename F>
-concept completion_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, io_result>;
+concept completion_handler =
+    std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_constructible_v<std::decay_t<F>, F> && std::is_invocable_v<std::decay_t<F>&&, io_result>;
+
+// The handler to move into the library's memory: a temporary as it is; a named (or const) one
+// copied, here, before anything is allocated or started, so that a copy that throws leaves
+// nothing behind (the library's own code, which must not throw, only moves).
+template <typename H>
+decltype(auto) owned(H&& handler)
+{
+    if constexpr (std::is_same_v<H, std::decay_t<H>>)
+        return static_cast<H&&>(handler);
+    else
+        return std::decay_t<H>(handler);
+}
 
 }  // namespace detail
 
@@ -317,7 +346,7 @@ struct receive_one_awaitable : receive_awaitable
 }  // namespace detail
 
 // An open-able, connected stream socket (async_socket). Move-only; the destructor closes it
-// (completing pending operations with result::abandoned) and waits for its handlers, so it
+// (completing pending operations with result::abandoned; Windows: result::error) and waits for its handlers, so it
 // may not run inside a handler of another socket that this one's handlers wait for.
 class socket
 {
@@ -342,40 +371,24 @@ public:
     ASYNC_SOCKET_HANDLE native_handle() const noexcept { return handle_; }
     explicit operator bool() const noexcept { return handle_ != nullptr; }
 
-    // Completes every pending operation with result::abandoned and closes the handle.
+    // Completes every pending operation with result::abandoned (Windows: result::error) and
+    // closes the handle.
     void close() noexcept { async_socket_close(handle_); }
 
-    // --- With a completion handler: void(asock::io_result), any nothrow-movable callable.
-    // An error returned means the operation was not started and the handler will not run.
+    // --- With a completion handler: void(asock::io_result), any nothrow-movable callable (a
+    // named one must be copyable: it is copied; a temporary is moved). An error returned
+    // means the operation was not started and the handler will not run.
 
     template <detail::completion_handler Handler>
     std::error_code open(Handler&& handler)
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
-        stored* h = stored::make(std::forward<Handler>(handler), 0);
-        if (h == nullptr)
-            return std::make_error_code(std::errc::not_enough_memory);
-        if (async_socket_open_async(handle_, &stored::on_open, h) == 0)
-            return {};
-        stored::discard(h);
-        return make_error_code(result::error);
+        return open_with(detail::owned(std::forward<Handler>(handler)));
     }
 
     template <detail::completion_handler Handler>
     std::error_code send(std::span<const buffer> buffers, Handler&& handler)
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
-        const std::uint64_t total = detail::total_length(buffers);
-        if (!detail::fits_c_length(buffers, total))
-            return std::make_error_code(std::errc::invalid_argument);
-        stored* h = stored::make(std::forward<Handler>(handler), total);
-        if (h == nullptr)
-            return std::make_error_code(std::errc::not_enough_memory);
-        const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(handle_, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &stored::on_send, h);
-        if (r == ASYNC_SOCKET_SEND_SYNC_OK)
-            return {};
-        stored::discard(h);
-        return make_error_code(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
+        return send_with(buffers, detail::owned(std::forward<Handler>(handler)));
     }
     template <detail::completion_handler Handler>
     std::error_code send(std::span<const std::byte> bytes, Handler&& handler)
@@ -389,16 +402,7 @@ public:
     template <detail::completion_handler Handler>
     std::error_code receive(std::span<const buffer> buffers, Handler&& handler)
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
-        if (!detail::fits_c_length(buffers))
-            return std::make_error_code(std::errc::invalid_argument);
-        stored* h = stored::make(std::forward<Handler>(handler), 0);
-        if (h == nullptr)
-            return std::make_error_code(std::errc::not_enough_memory);
-        if (async_socket_receive_async(handle_, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &stored::on_receive, h) == 0)
-            return {};
-        stored::discard(h);
-        return make_error_code(result::error);
+        return receive_with(buffers, detail::owned(std::forward<Handler>(handler)));
     }
     template <detail::completion_handler Handler>
     std::error_code receive(std::span<std::byte> bytes, Handler&& handler)
@@ -411,7 +415,8 @@ public:
 
     // --- Awaitables: co_await yields an io_result (a refused start yields a non-OK one at
     // once). The buffers (and, for the span-of-buffers forms, the array) must live until the
-    // operation completes.
+    // operation completes, and so must the awaiting coroutine: destroying it while it is
+    // suspended here is a use-after-free. Close the socket and let it resume instead.
 
     detail::open_awaitable open() noexcept { return detail::open_awaitable{{handle_}}; }
 
@@ -423,6 +428,52 @@ public:
 
 private:
     explicit socket(ASYNC_SOCKET_HANDLE handle) noexcept : handle_(handle) {}
+
+    // The handler forms' work, with a handler to move (Handler is not a reference).
+    template <typename Handler>
+    std::error_code open_with(Handler&& handler) noexcept
+    {
+        using stored = detail::stored_handler<Handler>;
+        stored* h = stored::make(std::move(handler), 0);
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        if (async_socket_open_async(handle_, &stored::on_open, h) == 0)
+            return {};
+        stored::discard(h);
+        return make_error_code(result::error);
+    }
+
+    template <typename Handler>
+    std::error_code send_with(std::span<const buffer> buffers, Handler&& handler) noexcept
+    {
+        using stored = detail::stored_handler<Handler>;
+        const std::uint64_t total = detail::total_length(buffers);
+        if (!detail::fits_c_length(buffers, total))
+            return std::make_error_code(std::errc::invalid_argument);
+        stored* h = stored::make(std::move(handler), total);
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(handle_, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &stored::on_send, h);
+        if (r == ASYNC_SOCKET_SEND_SYNC_OK)
+            return {};
+        stored::discard(h);
+        return make_error_code(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
+    }
+
+    template <typename Handler>
+    std::error_code receive_with(std::span<const buffer> buffers, Handler&& handler) noexcept
+    {
+        using stored = detail::stored_handler<Handler>;
+        if (!detail::fits_c_length(buffers))
+            return std::make_error_code(std::errc::invalid_argument);
+        stored* h = stored::make(std::move(handler), 0);
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        if (async_socket_receive_async(handle_, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &stored::on_receive, h) == 0)
+            return {};
+        stored::discard(h);
+        return make_error_code(result::error);
+    }
 
     ASYNC_SOCKET_HANDLE handle_ = nullptr;
 };
@@ -490,11 +541,10 @@ struct stored_connection_handler
 {
     Handler handler;
 
-    template <typename H>
-    static stored_connection_handler* make(H&& h) noexcept
+    static stored_connection_handler* make(Handler&& h) noexcept
     {
         void* memory = handler_allocate(sizeof(stored_connection_handler), alignof(stored_connection_handler));
-        return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::forward<H>(h)};
+        return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::move(h)};
     }
 
     static void run(void* context, connection c) noexcept
@@ -515,8 +565,10 @@ struct stored_connection_handler
     }
 };
 
+// As completion_handler, for handlers of a connection.
 template <typename F>
-concept connection_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, connection>;
+concept connection_handler =
+    std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_constructible_v<std::decay_t<F>, F> && std::is_invocable_v<std::decay_t<F>&&, connection>;
 
 // The common part of the accept and connect awaitables.
 struct connection_awaitable
@@ -618,23 +670,17 @@ public:
     // Stops listening; pending accepts complete with result::abandoned.
     void close() noexcept { async_socket_listener_close(handle_); }
 
-    // Accepts one connection: handler(asock::connection), any nothrow-movable callable. An
-    // error returned means the accept was not started and the handler will not run.
+    // Accepts one connection: handler(asock::connection), any nothrow-movable callable (a
+    // named one is copied, a temporary moved). An error returned means the accept was not
+    // started and the handler will not run.
     template <detail::connection_handler Handler>
     std::error_code accept(Handler&& handler)
     {
-        using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
-        stored* h = stored::make(std::forward<Handler>(handler));
-        if (h == nullptr)
-            return std::make_error_code(std::errc::not_enough_memory);
-        const int refused = async_socket_listener_accept_async(handle_, &stored::on_accept, h);
-        if (refused == 0)
-            return {};
-        stored::discard(h);
-        return detail::accept_refusal(refused);
+        return accept_with(detail::owned(std::forward<Handler>(handler)));
     }
 
-    // co_await yields an asock::connection (a refused start yields an error at once).
+    // co_await yields an asock::connection (a refused start yields an error at once). The
+    // awaiting coroutine must not be destroyed before it resumes: close the listener instead.
     detail::accept_awaitable accept() noexcept
     {
         detail::accept_awaitable awaitable;
@@ -645,24 +691,50 @@ public:
 private:
     explicit listener(ASYNC_SOCKET_LISTENER_HANDLE handle) noexcept : handle_(handle) {}
 
+    // accept's work, with a handler to move (Handler is not a reference).
+    template <typename Handler>
+    std::error_code accept_with(Handler&& handler) noexcept
+    {
+        using stored = detail::stored_connection_handler<Handler>;
+        stored* h = stored::make(std::move(handler));
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        const int refused = async_socket_listener_accept_async(handle_, &stored::on_accept, h);
+        if (refused == 0)
+            return {};
+        stored::discard(h);
+        return detail::accept_refusal(refused);
+    }
+
     ASYNC_SOCKET_LISTENER_HANDLE handle_ = nullptr;
 };
 
 // Connects to address:port (numeric IPv4 or IPv6) within timeout (at least 1 ms):
 // handler(asock::connection) runs on an engine thread. An error returned means the connect was
 // not started (invalid argument, no descriptors...) and the handler will not run.
-template <detail::connection_handler Handler>
-std::error_code connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout, Handler&& handler)
+namespace detail {
+
+// connect's work, with a handler to move (Handler is not a reference).
+template <typename Handler>
+std::error_code connect_with(EXECUTION_ENGINE_HANDLE engine, const char* address, std::uint16_t port, std::uint32_t timeout, Handler&& handler) noexcept
 {
-    using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
-    stored* h = stored::make(std::forward<Handler>(handler));
+    using stored = stored_connection_handler<Handler>;
+    stored* h = stored::make(std::move(handler));
     if (h == nullptr)
         return std::make_error_code(std::errc::not_enough_memory);
-    const int refused = async_socket_connect_async(e.native_handle(), address, port, detail::timeout_ms(timeout), &stored::on_connect, h);
+    const int refused = async_socket_connect_async(engine, address, port, timeout, &stored::on_connect, h);
     if (refused == 0)
         return {};
     stored::discard(h);
-    return detail::errno_code(refused, result::error);
+    return errno_code(refused, result::error);
+}
+
+}  // namespace detail
+
+template <detail::connection_handler Handler>
+std::error_code connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout, Handler&& handler)
+{
+    return detail::connect_with(e.native_handle(), address, port, detail::timeout_ms(timeout), detail::owned(std::forward<Handler>(handler)));
 }
 
 // co_await yields an asock::connection. The address must live until the awaitable is awaited.
