@@ -1,8 +1,14 @@
 // asock's C++20 API: RAII engine and socket, completion handlers of any move-only callable,
 // and coroutine awaitables. A thin layer over the C API (async_socket.h): the same
 // machinery, the same contract (every accepted operation completes exactly once; close
-// completes the pending ones with result::abandoned; no handler runs after close returns,
-// except one that is itself closing).
+// completes the pending ones with result::abandoned, except on Windows, see below; no handler
+// runs after close returns, except one that is itself closing).
+//
+// Windows: the C API there follows the seed, whose I/O ended by a close completes with ERROR.
+// So the sends and receives that socket::close (or ~socket) completes end with result::error,
+// not result::abandoned; a receive ended by the peer closing is still result::abandoned, and
+// the accepts a listener's close completes are result::abandoned as on Linux. An open
+// completes inside open() (the handler runs, or the coroutine resumes, in the caller's thread).
 //
 //   asock::engine engine;                                   // one loop thread
 //   asock::socket s(engine, connected_fd);
@@ -12,8 +18,17 @@
 //   if (r) co_await s.send(std::span(buffer).first(r.bytes));
 //
 // Handlers run on an engine thread and must not throw (an exception escaping one ends the
-// program, as it would escape a C callback). A handler of up to kSmallHandler bytes is kept in
-// memory recycled by the library, so steady-state operations do not touch the heap.
+// program, as it would escape a C callback). A named (lvalue) handler is copied, a temporary
+// moved; a copy that throws propagates out of the call, which then has started nothing.
+//
+// A coroutine suspended in an awaitable of this API must not be destroyed before it resumes:
+// the pending operation holds a pointer into its frame, and would complete into freed memory
+// (a use-after-free). To stop it, close the socket (or the listener) and let it resume with
+// result::abandoned (result::error for a send or receive on Windows). A connect cannot be
+// cancelled: its timeout bounds it. A handler of up to kSmallHandler bytes and of the
+// default alignment (kSmallHandlerAlignment, 16 on x86-64) is kept in memory recycled by the
+// library, so steady-state operations do not touch the heap; a larger or over-aligned one gets
+// heap memory of its size and alignment.
 #pragma once
 
 #include <chrono>
@@ -24,6 +39,7 @@
 #include <exception>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -36,16 +52,21 @@ namespace asock {
 
 // --- Results ---------------------------------------------------------------------------------
 
-// How an operation ended. error: the system failed it (the connection broke, say);
-// abandoned: the socket was closed, or the peer closed or reset the connection.
+// How an operation ended. error: the system failed it (the connection broke, say), or, on
+// Windows, the socket was closed; abandoned: the socket was closed (Linux), or the peer
+// closed or reset the connection;
+// invalid_argument: refused before it started, for buffers the C API cannot take (one buffer,
+// or the buffers of the operation together, over UINT32_MAX bytes). Never truncated.
 enum class result
 {
     ok,
     error,
     abandoned,
+    invalid_argument,
 };
 
-// The "asock" error category: result::error and result::abandoned as error codes.
+// The "asock" error category: the results other than ok as error codes. The code of
+// result::invalid_argument compares equal to std::errc::invalid_argument.
 const std::error_category& category() noexcept;
 inline std::error_code make_error_code(result value) noexcept { return {static_cast<int>(value), category()}; }
 
@@ -59,25 +80,52 @@ struct io_result
     std::error_code error() const noexcept { return status == result::ok ? std::error_code{} : make_error_code(status); }
 };
 
-// A buffer descriptor, the C API's own: {pointer, length}.
+// A buffer descriptor, the C API's own: {pointer, length}. Its length has 32 bits.
 using buffer = ASYNC_SOCKET_BUFFER;
-
-inline buffer make_buffer(std::span<std::byte> bytes) noexcept
-{
-    return buffer{bytes.data(), static_cast<std::uint32_t>(bytes.size())};
-}
-// For sends: the library never writes through a send's buffers.
-inline buffer make_buffer(std::span<const std::byte> bytes) noexcept
-{
-    return buffer{const_cast<std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())};
-}
 
 namespace detail {
 
-// Recycled memory for handlers (library-owned, per-thread caches). nullptr when out of memory.
+// The C API's limit: an operation's buffers hold at most UINT32_MAX bytes, together and so
+// each. The C++ API refuses larger ones (std::errc::invalid_argument) and never cuts them.
+inline bool fits_c_length(std::size_t bytes) noexcept { return static_cast<std::uint64_t>(bytes) <= UINT32_MAX; }
+
+inline std::uint64_t total_length(std::span<const buffer> buffers) noexcept
+{
+    std::uint64_t total = 0;
+    for (const buffer& b : buffers)
+        total += b.length;
+    return total;
+}
+
+inline bool fits_c_length(std::span<const buffer> buffers, std::uint64_t total) noexcept { return buffers.size() <= UINT32_MAX && total <= UINT32_MAX; }
+inline bool fits_c_length(std::span<const buffer> buffers) noexcept { return fits_c_length(buffers, total_length(buffers)); }
+
+// A span as a buffer, for a span that fits_c_length. The library never writes through a
+// send's buffers, hence the const_cast.
+inline buffer as_buffer(std::span<const std::byte> bytes) noexcept { return buffer{const_cast<std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())}; }
+
+}  // namespace detail
+
+// A span as a buffer. Throws std::length_error for a span over UINT32_MAX bytes, which a
+// buffer cannot describe.
+inline buffer make_buffer(std::span<const std::byte> bytes)
+{
+    if (!detail::fits_c_length(bytes.size()))
+        throw std::length_error("asock::make_buffer: a buffer holds at most UINT32_MAX bytes");
+    return detail::as_buffer(bytes);
+}
+inline buffer make_buffer(std::span<std::byte> bytes) { return make_buffer(std::span<const std::byte>(bytes)); }
+
+namespace detail {
+
+// Memory for handlers: recycled (library-owned, per-thread caches) for sizes up to
+// kSmallHandler and alignments up to kSmallHandlerAlignment, the heap otherwise (aligned
+// operator new beyond that alignment). nullptr when out of memory. Deallocation takes the
+// size and alignment of the allocation, which choose the same path.
 inline constexpr std::size_t kSmallHandler = 96;
-void* handler_allocate(std::size_t size) noexcept;
-void handler_deallocate(void* memory, std::size_t size) noexcept;
+inline constexpr std::size_t kSmallHandlerAlignment = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+void* handler_allocate(std::size_t size, std::size_t alignment) noexcept;
+void handler_deallocate(void* memory, std::size_t size, std::size_t alignment) noexcept;
 
 inline result from_c(ASYNC_SOCKET_SEND_RESULT value) noexcept
 {
@@ -88,16 +136,6 @@ inline result from_c(ASYNC_SOCKET_RECEIVE_RESULT value) noexcept
     return value == ASYNC_SOCKET_RECEIVE_OK ? result::ok : value == ASYNC_SOCKET_RECEIVE_ABANDONED ? result::abandoned : result::error;
 }
 inline result from_c(ASYNC_SOCKET_OPEN_RESULT value) noexcept { return value == ASYNC_SOCKET_OPEN_OK ? result::ok : result::error; }
-
-inline bool fits_c_length(std::span<const buffer> buffers) noexcept { return buffers.size() <= UINT32_MAX; }
-
-inline std::uint64_t total_length(std::span<const buffer> buffers) noexcept
-{
-    std::uint64_t total = 0;
-    for (const buffer& b : buffers)
-        total += b.length;
-    return total;
-}
 
 // A handler moved into library memory; each trampoline takes it out (freeing the memory
 // before the call, so that the handler can start the next operation in the same block) and
@@ -110,7 +148,7 @@ struct stored_handler
 
     static stored_handler* make(Handler&& h, std::size_t sent) noexcept
     {
-        void* memory = handler_allocate(sizeof(stored_handler));
+        void* memory = handler_allocate(sizeof(stored_handler), alignof(stored_handler));
         return memory == nullptr ? nullptr : new (memory) stored_handler{std::move(h), sent};
     }
 
@@ -119,7 +157,7 @@ struct stored_handler
         auto* self = static_cast<stored_handler*>(context);
         Handler handler = std::move(self->handler);
         self->~stored_handler();
-        handler_deallocate(self, sizeof(stored_handler));
+        handler_deallocate(self, sizeof(stored_handler), alignof(stored_handler));
         std::move(handler)(r);
     }
 
@@ -135,12 +173,27 @@ struct stored_handler
     static void discard(stored_handler* self) noexcept
     {
         self->~stored_handler();
-        handler_deallocate(self, sizeof(stored_handler));
+        handler_deallocate(self, sizeof(stored_handler), alignof(stored_handler));
     }
 };
 
+// A handler as the public functions take it: a temporary (moved into the library's memory)
+// or a named one (copied, so it must be copyable).
 template <typename F>
-concept completion_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, io_result>;
+concept completion_handler =
+    std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_constructible_v<std::decay_t<F>, F> && std::is_invocable_v<std::decay_t<F>&&, io_result>;
+
+// The handler to move into the library's memory: a temporary as it is; a named (or const) one
+// copied, here, before anything is allocated or started, so that a copy that throws leaves
+// nothing behind (the library's own code, which must not throw, only moves).
+template <typename H>
+decltype(auto) owned(H&& handler)
+{
+    if constexpr (std::is_same_v<H, std::decay_t<H>>)
+        return static_cast<H&&>(handler);
+    else
+        return std::decay_t<H>(handler);
+}
 
 }  // namespace detail
 
@@ -194,6 +247,13 @@ struct awaitable_base
         outcome = r;
         waiter.resume();
     }
+
+    // await_suspend's end for an operation that did not start: resume at once with r.
+    bool refuse(result r) noexcept
+    {
+        outcome = io_result{r, 0};
+        return false;
+    }
 };
 
 struct open_awaitable : awaitable_base
@@ -203,8 +263,7 @@ struct open_awaitable : awaitable_base
         waiter = coroutine;
         if (async_socket_open_async(socket, &on_open, this) == 0)
             return true;  // may already have been resumed: touch nothing of this here
-        outcome = io_result{result::error, 0};
-        return false;
+        return refuse(result::error);
     }
     static void on_open(void* self, ASYNC_SOCKET_OPEN_RESULT r) noexcept { static_cast<open_awaitable*>(self)->complete({from_c(r), 0}); }
 };
@@ -212,17 +271,17 @@ struct open_awaitable : awaitable_base
 struct send_awaitable : awaitable_base
 {
     std::span<const buffer> buffers;
-    std::size_t total = 0;
+    std::uint64_t total = 0;
 
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
         waiter = coroutine;
-        const ASYNC_SOCKET_SEND_SYNC_RESULT r =
-            fits_c_length(buffers) ? async_socket_send_async(socket, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &on_send, this) : ASYNC_SOCKET_SEND_SYNC_ERROR;
+        if (!fits_c_length(buffers, total))
+            return refuse(result::invalid_argument);
+        const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(socket, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &on_send, this);
         if (r == ASYNC_SOCKET_SEND_SYNC_OK)
             return true;
-        outcome = io_result{r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error, 0};
-        return false;
+        return refuse(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
     }
     static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT r) noexcept
     {
@@ -238,11 +297,11 @@ struct receive_awaitable : awaitable_base
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
         waiter = coroutine;
-        if (fits_c_length(buffers) &&
-            async_socket_receive_async(socket, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &on_receive, this) == 0)
+        if (!fits_c_length(buffers))
+            return refuse(result::invalid_argument);
+        if (async_socket_receive_async(socket, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &on_receive, this) == 0)
             return true;
-        outcome = io_result{result::error, 0};
-        return false;
+        return refuse(result::error);
     }
     static void on_receive(void* self, ASYNC_SOCKET_RECEIVE_RESULT r, std::uint32_t received) noexcept
     {
@@ -252,12 +311,18 @@ struct receive_awaitable : awaitable_base
 
 // The one-buffer forms keep their buffer descriptor inside the awaitable, so that a temporary
 // span can be awaited; the span to it is made when the awaitable has reached its final place
-// (the coroutine frame), that is, when it is awaited.
+// (the coroutine frame), that is, when it is awaited. A span too large for a descriptor is
+// refused there.
 struct send_one_awaitable : send_awaitable
 {
-    buffer one;
+    std::span<const std::byte> bytes;
+    buffer one{};
+
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
+        if (!fits_c_length(bytes.size()))
+            return refuse(result::invalid_argument);
+        one = as_buffer(bytes);
         buffers = std::span<const buffer>(&one, 1);
         return send_awaitable::await_suspend(coroutine);
     }
@@ -265,9 +330,14 @@ struct send_one_awaitable : send_awaitable
 
 struct receive_one_awaitable : receive_awaitable
 {
-    buffer one;
+    std::span<std::byte> bytes;
+    buffer one{};
+
     bool await_suspend(std::coroutine_handle<> coroutine) noexcept
     {
+        if (!fits_c_length(bytes.size()))
+            return refuse(result::invalid_argument);
+        one = as_buffer(bytes);
         buffers = std::span<const buffer>(&one, 1);
         return receive_awaitable::await_suspend(coroutine);
     }
@@ -276,7 +346,7 @@ struct receive_one_awaitable : receive_awaitable
 }  // namespace detail
 
 // An open-able, connected stream socket (async_socket). Move-only; the destructor closes it
-// (completing pending operations with result::abandoned) and waits for its handlers, so it
+// (completing pending operations with result::abandoned; Windows: result::error) and waits for its handlers, so it
 // may not run inside a handler of another socket that this one's handlers wait for.
 class socket
 {
@@ -301,17 +371,70 @@ public:
     ASYNC_SOCKET_HANDLE native_handle() const noexcept { return handle_; }
     explicit operator bool() const noexcept { return handle_ != nullptr; }
 
-    // Completes every pending operation with result::abandoned and closes the handle.
+    // Completes every pending operation with result::abandoned (Windows: result::error) and
+    // closes the handle.
     void close() noexcept { async_socket_close(handle_); }
 
-    // --- With a completion handler: void(asock::io_result), any nothrow-movable callable.
-    // An error returned means the operation was not started and the handler will not run.
+    // --- With a completion handler: void(asock::io_result), any nothrow-movable callable (a
+    // named one must be copyable: it is copied; a temporary is moved). An error returned
+    // means the operation was not started and the handler will not run.
 
     template <detail::completion_handler Handler>
     std::error_code open(Handler&& handler)
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
-        stored* h = stored::make(std::forward<Handler>(handler), 0);
+        return open_with(detail::owned(std::forward<Handler>(handler)));
+    }
+
+    template <detail::completion_handler Handler>
+    std::error_code send(std::span<const buffer> buffers, Handler&& handler)
+    {
+        return send_with(buffers, detail::owned(std::forward<Handler>(handler)));
+    }
+    template <detail::completion_handler Handler>
+    std::error_code send(std::span<const std::byte> bytes, Handler&& handler)
+    {
+        if (!detail::fits_c_length(bytes.size()))
+            return std::make_error_code(std::errc::invalid_argument);
+        const buffer one = detail::as_buffer(bytes);
+        return send(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
+    }
+
+    template <detail::completion_handler Handler>
+    std::error_code receive(std::span<const buffer> buffers, Handler&& handler)
+    {
+        return receive_with(buffers, detail::owned(std::forward<Handler>(handler)));
+    }
+    template <detail::completion_handler Handler>
+    std::error_code receive(std::span<std::byte> bytes, Handler&& handler)
+    {
+        if (!detail::fits_c_length(bytes.size()))
+            return std::make_error_code(std::errc::invalid_argument);
+        const buffer one = detail::as_buffer(bytes);
+        return receive(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
+    }
+
+    // --- Awaitables: co_await yields an io_result (a refused start yields a non-OK one at
+    // once). The buffers (and, for the span-of-buffers forms, the array) must live until the
+    // operation completes, and so must the awaiting coroutine: destroying it while it is
+    // suspended here is a use-after-free. Close the socket and let it resume instead.
+
+    detail::open_awaitable open() noexcept { return detail::open_awaitable{{handle_}}; }
+
+    detail::send_awaitable send(std::span<const buffer> buffers) noexcept { return detail::send_awaitable{{handle_}, buffers, detail::total_length(buffers)}; }
+    detail::send_one_awaitable send(std::span<const std::byte> bytes) noexcept { return detail::send_one_awaitable{{{handle_}, {}, bytes.size()}, bytes}; }
+
+    detail::receive_awaitable receive(std::span<const buffer> buffers) noexcept { return detail::receive_awaitable{{handle_}, buffers}; }
+    detail::receive_one_awaitable receive(std::span<std::byte> bytes) noexcept { return detail::receive_one_awaitable{{{handle_}, {}}, bytes}; }
+
+private:
+    explicit socket(ASYNC_SOCKET_HANDLE handle) noexcept : handle_(handle) {}
+
+    // The handler forms' work, with a handler to move (Handler is not a reference).
+    template <typename Handler>
+    std::error_code open_with(Handler&& handler) noexcept
+    {
+        using stored = detail::stored_handler<Handler>;
+        stored* h = stored::make(std::move(handler), 0);
         if (h == nullptr)
             return std::make_error_code(std::errc::not_enough_memory);
         if (async_socket_open_async(handle_, &stored::on_open, h) == 0)
@@ -320,13 +443,14 @@ public:
         return make_error_code(result::error);
     }
 
-    template <detail::completion_handler Handler>
-    std::error_code send(std::span<const buffer> buffers, Handler&& handler)
+    template <typename Handler>
+    std::error_code send_with(std::span<const buffer> buffers, Handler&& handler) noexcept
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
-        if (!detail::fits_c_length(buffers))
+        using stored = detail::stored_handler<Handler>;
+        const std::uint64_t total = detail::total_length(buffers);
+        if (!detail::fits_c_length(buffers, total))
             return std::make_error_code(std::errc::invalid_argument);
-        stored* h = stored::make(std::forward<Handler>(handler), detail::total_length(buffers));
+        stored* h = stored::make(std::move(handler), total);
         if (h == nullptr)
             return std::make_error_code(std::errc::not_enough_memory);
         const ASYNC_SOCKET_SEND_SYNC_RESULT r = async_socket_send_async(handle_, buffers.data(), static_cast<std::uint32_t>(buffers.size()), &stored::on_send, h);
@@ -335,20 +459,14 @@ public:
         stored::discard(h);
         return make_error_code(r == ASYNC_SOCKET_SEND_SYNC_ABANDONED ? result::abandoned : result::error);
     }
-    template <detail::completion_handler Handler>
-    std::error_code send(std::span<const std::byte> bytes, Handler&& handler)
-    {
-        const buffer one = make_buffer(bytes);
-        return send(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
-    }
 
-    template <detail::completion_handler Handler>
-    std::error_code receive(std::span<const buffer> buffers, Handler&& handler)
+    template <typename Handler>
+    std::error_code receive_with(std::span<const buffer> buffers, Handler&& handler) noexcept
     {
-        using stored = detail::stored_handler<std::decay_t<Handler>>;
+        using stored = detail::stored_handler<Handler>;
         if (!detail::fits_c_length(buffers))
             return std::make_error_code(std::errc::invalid_argument);
-        stored* h = stored::make(std::forward<Handler>(handler), 0);
+        stored* h = stored::make(std::move(handler), 0);
         if (h == nullptr)
             return std::make_error_code(std::errc::not_enough_memory);
         if (async_socket_receive_async(handle_, const_cast<buffer*>(buffers.data()), static_cast<std::uint32_t>(buffers.size()), &stored::on_receive, h) == 0)
@@ -356,30 +474,6 @@ public:
         stored::discard(h);
         return make_error_code(result::error);
     }
-    template <detail::completion_handler Handler>
-    std::error_code receive(std::span<std::byte> bytes, Handler&& handler)
-    {
-        const buffer one = make_buffer(bytes);
-        return receive(std::span<const buffer>(&one, 1), std::forward<Handler>(handler));
-    }
-
-    // --- Awaitables: co_await yields an io_result (a refused start yields a non-OK one at
-    // once). The buffers (and, for the span-of-buffers forms, the array) must live until the
-    // operation completes.
-
-    detail::open_awaitable open() noexcept { return detail::open_awaitable{{handle_}}; }
-
-    detail::send_awaitable send(std::span<const buffer> buffers) noexcept { return detail::send_awaitable{{handle_}, buffers, detail::total_length(buffers)}; }
-    detail::send_one_awaitable send(std::span<const std::byte> bytes) noexcept
-    {
-        return detail::send_one_awaitable{{{handle_}, {}, bytes.size()}, make_buffer(bytes)};
-    }
-
-    detail::receive_awaitable receive(std::span<const buffer> buffers) noexcept { return detail::receive_awaitable{{handle_}, buffers}; }
-    detail::receive_one_awaitable receive(std::span<std::byte> bytes) noexcept { return detail::receive_one_awaitable{{{handle_}, {}}, make_buffer(bytes)}; }
-
-private:
-    explicit socket(ASYNC_SOCKET_HANDLE handle) noexcept : handle_(handle) {}
 
     ASYNC_SOCKET_HANDLE handle_ = nullptr;
 };
@@ -447,11 +541,10 @@ struct stored_connection_handler
 {
     Handler handler;
 
-    template <typename H>
-    static stored_connection_handler* make(H&& h) noexcept
+    static stored_connection_handler* make(Handler&& h) noexcept
     {
-        void* memory = handler_allocate(sizeof(stored_connection_handler));
-        return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::forward<H>(h)};
+        void* memory = handler_allocate(sizeof(stored_connection_handler), alignof(stored_connection_handler));
+        return memory == nullptr ? nullptr : new (memory) stored_connection_handler{std::move(h)};
     }
 
     static void run(void* context, connection c) noexcept
@@ -468,12 +561,14 @@ struct stored_connection_handler
     static void discard(stored_connection_handler* self) noexcept
     {
         self->~stored_connection_handler();
-        handler_deallocate(self, sizeof(stored_connection_handler));
+        handler_deallocate(self, sizeof(stored_connection_handler), alignof(stored_connection_handler));
     }
 };
 
+// As completion_handler, for handlers of a connection.
 template <typename F>
-concept connection_handler = std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&&, connection>;
+concept connection_handler =
+    std::is_nothrow_move_constructible_v<std::decay_t<F>> && std::is_constructible_v<std::decay_t<F>, F> && std::is_invocable_v<std::decay_t<F>&&, connection>;
 
 // The common part of the accept and connect awaitables.
 struct connection_awaitable
@@ -575,23 +670,17 @@ public:
     // Stops listening; pending accepts complete with result::abandoned.
     void close() noexcept { async_socket_listener_close(handle_); }
 
-    // Accepts one connection: handler(asock::connection), any nothrow-movable callable. An
-    // error returned means the accept was not started and the handler will not run.
+    // Accepts one connection: handler(asock::connection), any nothrow-movable callable (a
+    // named one is copied, a temporary moved). An error returned means the accept was not
+    // started and the handler will not run.
     template <detail::connection_handler Handler>
     std::error_code accept(Handler&& handler)
     {
-        using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
-        stored* h = stored::make(std::forward<Handler>(handler));
-        if (h == nullptr)
-            return std::make_error_code(std::errc::not_enough_memory);
-        const int refused = async_socket_listener_accept_async(handle_, &stored::on_accept, h);
-        if (refused == 0)
-            return {};
-        stored::discard(h);
-        return detail::accept_refusal(refused);
+        return accept_with(detail::owned(std::forward<Handler>(handler)));
     }
 
-    // co_await yields an asock::connection (a refused start yields an error at once).
+    // co_await yields an asock::connection (a refused start yields an error at once). The
+    // awaiting coroutine must not be destroyed before it resumes: close the listener instead.
     detail::accept_awaitable accept() noexcept
     {
         detail::accept_awaitable awaitable;
@@ -602,24 +691,50 @@ public:
 private:
     explicit listener(ASYNC_SOCKET_LISTENER_HANDLE handle) noexcept : handle_(handle) {}
 
+    // accept's work, with a handler to move (Handler is not a reference).
+    template <typename Handler>
+    std::error_code accept_with(Handler&& handler) noexcept
+    {
+        using stored = detail::stored_connection_handler<Handler>;
+        stored* h = stored::make(std::move(handler));
+        if (h == nullptr)
+            return std::make_error_code(std::errc::not_enough_memory);
+        const int refused = async_socket_listener_accept_async(handle_, &stored::on_accept, h);
+        if (refused == 0)
+            return {};
+        stored::discard(h);
+        return detail::accept_refusal(refused);
+    }
+
     ASYNC_SOCKET_LISTENER_HANDLE handle_ = nullptr;
 };
 
 // Connects to address:port (numeric IPv4 or IPv6) within timeout (at least 1 ms):
 // handler(asock::connection) runs on an engine thread. An error returned means the connect was
 // not started (invalid argument, no descriptors...) and the handler will not run.
-template <detail::connection_handler Handler>
-std::error_code connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout, Handler&& handler)
+namespace detail {
+
+// connect's work, with a handler to move (Handler is not a reference).
+template <typename Handler>
+std::error_code connect_with(EXECUTION_ENGINE_HANDLE engine, const char* address, std::uint16_t port, std::uint32_t timeout, Handler&& handler) noexcept
 {
-    using stored = detail::stored_connection_handler<std::decay_t<Handler>>;
-    stored* h = stored::make(std::forward<Handler>(handler));
+    using stored = stored_connection_handler<Handler>;
+    stored* h = stored::make(std::move(handler));
     if (h == nullptr)
         return std::make_error_code(std::errc::not_enough_memory);
-    const int refused = async_socket_connect_async(e.native_handle(), address, port, detail::timeout_ms(timeout), &stored::on_connect, h);
+    const int refused = async_socket_connect_async(engine, address, port, timeout, &stored::on_connect, h);
     if (refused == 0)
         return {};
     stored::discard(h);
-    return detail::errno_code(refused, result::error);
+    return errno_code(refused, result::error);
+}
+
+}  // namespace detail
+
+template <detail::connection_handler Handler>
+std::error_code connect(engine& e, const char* address, std::uint16_t port, std::chrono::milliseconds timeout, Handler&& handler)
+{
+    return detail::connect_with(e.native_handle(), address, port, detail::timeout_ms(timeout), detail::owned(std::forward<Handler>(handler)));
 }
 
 // co_await yields an asock::connection. The address must live until the awaitable is awaited.

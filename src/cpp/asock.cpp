@@ -21,8 +21,19 @@ public:
             return "the operation failed";
         case result::abandoned:
             return "the operation was abandoned: the socket was closed, or the peer closed or reset the connection";
+        case result::invalid_argument:
+            return "invalid argument: a buffer, or the buffers of one operation together, over UINT32_MAX bytes";
         }
         return "unknown asock result";
+    }
+
+    // So that a refusal reads the same whether it came as std::errc::invalid_argument (the
+    // handler forms) or as result::invalid_argument (an awaitable's io_result).
+    std::error_condition default_error_condition(int value) const noexcept override
+    {
+        if (static_cast<result>(value) == result::invalid_argument)
+            return std::errc::invalid_argument;
+        return std::error_category::default_error_condition(value);
     }
 };
 

@@ -11,21 +11,15 @@
 
 #include "asock/asock.hpp"
 #include "contract/accept_connect_helpers.h"
+#include "cpp/cpp_fixture.h"
 
 namespace asock_test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class CppAcceptConnect : public Contract
+class CppAcceptConnect : public CppContract
 {
-protected:
-    // The fixture's engine as an asock::engine (its own reference).
-    asock::engine cpp_engine()
-    {
-        execution_engine_inc_ref(engine);
-        return asock::engine::adopt(engine);
-    }
 };
 
 // What a connection handler received.

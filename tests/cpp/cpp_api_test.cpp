@@ -9,7 +9,7 @@
 #include <string>
 
 #include "asock/asock.hpp"
-#include "contract/contract_fixture.h"
+#include "cpp/cpp_fixture.h"
 
 // Every operator new of this test program is counted, so that a test can check that
 // steady-state operations do not allocate. (The replacements pair malloc with free, which
@@ -41,30 +41,8 @@ namespace {
 
 asock::result expected_after_close() { return kPlatform.receive_result_after_close == ASYNC_SOCKET_RECEIVE_ABANDONED ? asock::result::abandoned : asock::result::error; }
 
-class CppApi : public Contract
+class CppApi : public CppContract
 {
-protected:
-    // The fixture's engine as an asock::engine (its own reference).
-    asock::engine cpp_engine()
-    {
-        execution_engine_inc_ref(engine);
-        return asock::engine::adopt(engine);
-    }
-
-    // A socket opened through the C++ API, waiting for its open handler.
-    asock::socket open_cpp_socket(asock::engine& e, SOCKET_HANDLE handle)
-    {
-        asock::socket s(e, handle);
-        Counter opened;
-        std::atomic<asock::result> status{asock::result::error};
-        EXPECT_FALSE(s.open([&](asock::io_result r) {
-            status = r.status;
-            opened.add();
-        }));
-        EXPECT_TRUE(opened.wait_for(1));
-        EXPECT_EQ(asock::result::ok, status.load());
-        return s;
-    }
 };
 
 std::span<const std::byte> bytes_of(const std::vector<uint8_t>& data) { return std::as_bytes(std::span(data)); }

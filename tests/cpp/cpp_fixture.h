@@ -1,0 +1,39 @@
+// The fixture of the C++ API's tests (asock.hpp): the contract suite's fixture (one run per
+// backend of the platform) with the fixture's engine as an asock::engine, and sockets opened
+// through the C++ API.
+#pragma once
+
+#include <atomic>
+
+#include "asock/asock.hpp"
+#include "contract/contract_fixture.h"
+
+namespace asock_test {
+
+// A socket opened through the C++ API, waiting for its open handler.
+inline asock::socket open_cpp_socket(asock::engine& e, SOCKET_HANDLE handle)
+{
+    asock::socket s(e, handle);
+    Counter opened;
+    std::atomic<asock::result> status{asock::result::error};
+    EXPECT_FALSE(s.open([&](asock::io_result r) {
+        status = r.status;
+        opened.add();
+    }));
+    EXPECT_TRUE(opened.wait_for(1));
+    EXPECT_EQ(asock::result::ok, status.load());
+    return s;
+}
+
+class CppContract : public Contract
+{
+protected:
+    // The fixture's engine as an asock::engine (its own reference).
+    asock::engine cpp_engine()
+    {
+        execution_engine_inc_ref(engine);
+        return asock::engine::adopt(engine);
+    }
+};
+
+}  // namespace asock_test
