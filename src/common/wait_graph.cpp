@@ -93,4 +93,8 @@ void WaitEdge::remove() noexcept
 
 WaitEdge::~WaitEdge() { remove(); }
 
+void wait_graph_lock_for_fork() noexcept { WaitGraphAccess::mutex().lock(); }
+
+void wait_graph_unlock_after_fork() noexcept { WaitGraphAccess::mutex().unlock(); }
+
 }  // namespace asock::detail

@@ -1,4 +1,6 @@
 // The execution engine: reference count, loops and the choice of backend.
+#include <pthread.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,6 +12,7 @@
 #include "detail/engine.h"
 #include "detail/enum_value.h"
 #include "detail/fault.h"
+#include "detail/wait_graph.h"
 
 namespace asock::detail {
 namespace {
@@ -35,6 +38,13 @@ bool backend_from_environment(ASOCK_LINUX_BACKEND& backend, bool& may_fall_back)
     return true;
 }
 
+// Loops of different engines close each other's handles through the wait-for graph: its lock
+// must not be inherited locked by a forked child (see docs/api.md, "fork()").
+bool register_fork_handlers() noexcept
+{
+    return pthread_atfork(&wait_graph_lock_for_fork, &wait_graph_unlock_after_fork, &wait_graph_unlock_after_fork) == 0;
+}
+
 bool loop_count_for(const EXECUTION_ENGINE_PARAMETERS* parameters, uint32_t& count) noexcept
 {
     if (parameters == nullptr)
@@ -53,6 +63,8 @@ bool loop_count_for(const EXECUTION_ENGINE_PARAMETERS* parameters, uint32_t& cou
 
 Engine* Engine::create(const EXECUTION_ENGINE_PARAMETERS* parameters, ASOCK_LINUX_BACKEND backend) noexcept
 {
+    static const bool fork_safe = register_fork_handlers();
+    (void)fork_safe;
     uint32_t count = 0;
     if (!loop_count_for(parameters, count))
         return nullptr;

@@ -42,4 +42,10 @@ private:
     bool visited_ = false;  // search mark, under the graph's mutex
 };
 
+// fork(): the graph's mutex, taken before a fork and let go in parent and child, so that a
+// child never inherits it locked by a thread it does not have (the platform registers these
+// with pthread_atfork where there is fork).
+void wait_graph_lock_for_fork() noexcept;
+void wait_graph_unlock_after_fork() noexcept;
+
 }  // namespace asock::detail
