@@ -65,11 +65,11 @@ CloseStart begin_close(Handle& handle) noexcept
 {
     std::lock_guard<std::mutex> lock(handle.mutex);
     if (handle.state == HandleState::closing)
-        return handle.closing_thread == GetCurrentThreadId() ? CloseStart::under_way_here : CloseStart::under_way_elsewhere;
+        return handle.closing_thread == std::this_thread::get_id() ? CloseStart::under_way_here : CloseStart::under_way_elsewhere;
     if (handle.state != HandleState::open)
         return CloseStart::not_open;
     handle.state = HandleState::closing;
-    handle.closing_thread = GetCurrentThreadId();
+    handle.closing_thread = std::this_thread::get_id();
     return CloseStart::run;
 }
 
@@ -98,7 +98,7 @@ bool end_close(Handle& handle) noexcept
 {
     std::lock_guard<std::mutex> lock(handle.mutex);
     handle.state = HandleState::closed;
-    handle.closing_thread = 0;
+    handle.closing_thread = {};
     handle.changed.notify_all();
     const bool destroyed = handle.destroy_pending;
     handle.destroy_pending = false;
@@ -117,7 +117,7 @@ DestroyStart begin_destroy(Handle& handle) noexcept
 {
     CloseWait wait(handle);
     std::unique_lock<std::mutex> lock(handle.mutex);
-    const DWORD self = GetCurrentThreadId();
+    const std::thread::id self = std::this_thread::get_id();
     handle.changed.wait(lock, [&handle, self] {
         return handle.state != HandleState::opening && (handle.state != HandleState::closing || handle.closing_thread == self);
     });

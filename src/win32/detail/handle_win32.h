@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 #include "asock/execution_engine.h"
 #include "detail/handle_state.h"
@@ -53,7 +54,7 @@ struct Handle
     std::condition_variable changed;
     HandleState state = HandleState::created;
     uint32_t api_calls = 0;      // calls between their state check and their return
-    DWORD closing_thread = 0;    // the thread running the close, while closing
+    std::thread::id closing_thread;  // the thread running the close, while closing
     bool destroy_pending = false;  // destroyed from a callback that the close runs on its own thread
 };
 
