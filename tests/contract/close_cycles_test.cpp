@@ -110,7 +110,7 @@ void on_accept(void* context, ASYNC_SOCKET_ACCEPT_RESULT result, ASYNC_SOCKET_HA
     completed(op, result, result == ASYNC_SOCKET_ACCEPT_OK);
 }
 
-class CloseCycles : public AcceptConnectBase
+class CloseCycles : public Contract
 {
 protected:
     void TearDown() override
@@ -118,7 +118,7 @@ protected:
         if (!leaked_)
             for (EXECUTION_ENGINE_HANDLE e : engines_)
                 execution_engine_dec_ref(e);
-        AcceptConnectBase::TearDown();
+        Contract::TearDown();
     }
 
     // An engine of its own for each party: on Linux each party then has its own loop thread,
