@@ -6,6 +6,7 @@
    async_socket_receive_async start operations whose callbacks run later on a thread of the
    execution engine; async_socket_close completes every pending operation (non-OK) and
    closes the handle; async_socket_destroy frees everything (closing first if needed).
+   Non-zero return values are errno values (<errno.h>) on every platform, Windows included.
    The full contract, with requirement IDs, is in docs/requirements/. */
 #ifndef ASOCK_ASYNC_SOCKET_H
 #define ASOCK_ASYNC_SOCKET_H
@@ -69,8 +70,9 @@ ASYNC_SOCKET_HANDLE async_socket_create(EXECUTION_ENGINE_HANDLE execution_engine
 void async_socket_destroy(ASYNC_SOCKET_HANDLE async_socket);
 
 /* Opens the socket. Returns 0 and later calls on_open_complete (on an engine thread) with
-   ASYNC_SOCKET_OPEN_OK; returns non-zero (and never calls back) for NULL arguments, a socket
-   already open or opening, a socket already closed, or a failure to register the socket. */
+   ASYNC_SOCKET_OPEN_OK; returns an errno value (and never calls back) for NULL arguments
+   (EINVAL), a socket already open or opening (EALREADY), a socket already closed (EBADF), or a
+   failure to register the socket (ENOMEM, ENOTSOCK, ...). */
 int async_socket_open_async(ASYNC_SOCKET_HANDLE async_socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, void* on_open_complete_context);
 
 /* Closes the socket handle and completes every pending operation exactly once with a non-OK
@@ -87,9 +89,10 @@ void async_socket_close(ASYNC_SOCKET_HANDLE async_socket);
 ASYNC_SOCKET_SEND_SYNC_RESULT async_socket_send_async(ASYNC_SOCKET_HANDLE async_socket, const ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* on_send_complete_context);
 
 /* Receives whatever bytes are available (at least one) into the buffers, filled in order,
-   and completes with their count. Returns 0 when the callback will run exactly once,
-   non-zero (bad argument, no memory, socket not open) when it never will. A peer that closed
-   or reset completes with ASYNC_SOCKET_RECEIVE_ABANDONED and 0 bytes. */
+   and completes with their count. Returns 0 when the callback will run exactly once, an errno
+   value when it never will: bad argument (EINVAL), no memory (ENOMEM), socket not open
+   (ENOTCONN), or the system's refusal (ECONNRESET, EFAULT, ...). A peer that closed or reset
+   completes with ASYNC_SOCKET_RECEIVE_ABANDONED and 0 bytes. */
 int async_socket_receive_async(ASYNC_SOCKET_HANDLE async_socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* on_receive_complete_context);
 
 /* The enumerator's name ("ASYNC_SOCKET_OPEN_OK", ...), or "UNKNOWN" for a value outside the

@@ -3,12 +3,13 @@
 // Windows call goes through the seam of detail/win32_api.h. The differences from Linux are in
 // docs/requirements/async_socket_win32_notes.md.
 //
-// Listener: one threadpool I/O on the listening socket; every accept is an AcceptEx with a
-// socket made for it. Completions queue up in `ready`; one threadpool thread at a time (the
-// "deliverer") hands them to the callbacks, so that callbacks run one at a time per listener
-// and no threadpool callback ever blocks on another. Close cancels and closes the listening
-// socket, waits for the threadpool callbacks (a callback of this listener calling close is
-// disassociated first), then completes every accept not delivered yet with ABANDONED.
+// Listener: a handle core (detail/handle_win32.h, shared with the socket: life, close and
+// callback scope) with one threadpool I/O on the listening socket; every accept is an AcceptEx
+// with a socket made for it. Completions queue up in `ready`; one threadpool thread at a time
+// (the "deliverer", holding a reference on the listener) hands them to the callbacks, so that
+// callbacks run one at a time per listener and no threadpool callback ever blocks on another.
+// Close is the core's (cancel, close the listening socket, wait for the threadpool callbacks),
+// then completes every accept not delivered yet with ABANDONED on the closing thread.
 //
 // Connect: the socket is created, bound to the wildcard address and made an open
 // ASYNC_SOCKET_HANDLE first; ConnectEx then runs on the socket's own threadpool I/O
@@ -20,13 +21,14 @@
 
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <new>
 
 #include "asock/async_socket.h"
 #include "asock/execution_engine_win32.h"
+#include "detail/errno_win32.h"
+#include "detail/handle_win32.h"
+#include "detail/net_common.h"
 #include "detail/platform_net.h"
 #include "detail/socket_win32.h"
 #include "detail/win32_api.h"
@@ -35,96 +37,50 @@ namespace asock::detail {
 
 namespace {
 
-// The errno value (as Linux reports it) for a Winsock error or an I/O completion status.
-int errno_from(unsigned long error) noexcept
-{
-    switch (error)
-    {
-    case 0:
-        return 0;
-    case WSAECONNREFUSED:
-    case ERROR_CONNECTION_REFUSED:
-        return ECONNREFUSED;
-    case WSAETIMEDOUT:
-    case ERROR_SEM_TIMEOUT:
-        return ETIMEDOUT;
-    case WSAENETUNREACH:
-    case ERROR_NETWORK_UNREACHABLE:
-        return ENETUNREACH;
-    case WSAEHOSTUNREACH:
-    case ERROR_HOST_UNREACHABLE:
-        return EHOSTUNREACH;
-    case WSAEADDRINUSE:
-    case ERROR_ADDRESS_ALREADY_ASSOCIATED:
-        return EADDRINUSE;
-    case WSAEADDRNOTAVAIL:
-        return EADDRNOTAVAIL;
-    case WSAEAFNOSUPPORT:
-    case WSAEPFNOSUPPORT:
-    case WSAEPROTONOSUPPORT:
-        return EAFNOSUPPORT;
-    case WSAEACCES:
-    case ERROR_ACCESS_DENIED:
-        return EACCES;
-    case WSAEMFILE:
-    case ERROR_TOO_MANY_OPEN_FILES:
-        return EMFILE;
-    case WSAENOBUFS:
-        return ENOBUFS;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return ENOMEM;
-    case WSAEINVAL:
-        return EINVAL;
-    case WSAECONNRESET:
-    case ERROR_NETNAME_DELETED:
-        return ECONNRESET;
-    case WSAECONNABORTED:
-    case ERROR_CONNECTION_ABORTED:
-        return ECONNABORTED;
-    case ERROR_OPERATION_ABORTED:
-        return ECANCELED;
-    case WSAENETDOWN:
-        return ENETDOWN;
-    default:
-        return EIO;
-    }
-}
-
-// Winsock is started once, by the first listener or connect, and never stopped.
+// Winsock is started once, by the first listener or connect, and never stopped. Returns 0 or
+// an errno value.
 int ensure_winsock() noexcept
 {
     static const int result = [] {
         WSADATA data;
-        return os().WSAStartup(MAKEWORD(2, 2), &data);
+        return errno_from(static_cast<unsigned long>(os().WSAStartup(MAKEWORD(2, 2), &data)));
     }();
     return result;
 }
 
-// A numeric IPv4 or IPv6 address and port; false when the text is neither.
-bool parse_address(const char* text, uint16_t port, sockaddr_storage& address, int& length) noexcept
+// A numeric IPv4 or IPv6 address (common/detail/net_common.h, with the seam's inet_pton).
+bool parse(const char* text, uint16_t port, sockaddr_storage& address, SockLen& length) noexcept
 {
-    std::memset(&address, 0, sizeof(address));
-    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
-    if (os().inet_pton(AF_INET, text, &v4.sin_addr) == 1)
-    {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(port);
-        length = sizeof(sockaddr_in);
-        return true;
-    }
-    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
-    if (os().inet_pton(AF_INET6, text, &v6.sin6_addr) == 1)
-    {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(port);
-        length = sizeof(sockaddr_in6);
-        return true;
-    }
-    return false;
+    return parse_address(text, port, address, length, os().inet_pton);
 }
 
 SOCKET make_socket(int family) noexcept { return os().WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED); }
+
+// The errno value of the last Winsock failure on this thread.
+int last_errno() noexcept { return failure_errno(static_cast<unsigned long>(os().WSAGetLastError())); }
+
+int set_flag(SOCKET socket, int level, int name) noexcept
+{
+    const BOOL one = TRUE;
+    return os().setsockopt(socket, level, name, reinterpret_cast<const char*>(&one), sizeof(one));
+}
+
+// Returns 0 or an errno value.
+int set_nodelay(SOCKET socket) noexcept { return set_flag(socket, IPPROTO_TCP, TCP_NODELAY) == 0 ? 0 : last_errno(); }
+
+// The steps of a listening socket (bind_and_listen of common/detail/net_common.h), through
+// the seam, so that a fake operating system sees each of them.
+struct ListenSteps
+{
+    // Windows' SO_REUSEADDR would let a second socket take the port; SO_EXCLUSIVEADDRUSE keeps
+    // it ours (a port in TIME_WAIT can be bound again on Windows anyway).
+    static int reuse_address(SOCKET socket) noexcept { return set_flag(socket, SOL_SOCKET, SO_EXCLUSIVEADDRUSE); }
+    static int v6_only(SOCKET socket) noexcept { return set_flag(socket, IPPROTO_IPV6, IPV6_V6ONLY); }
+    static int bind(SOCKET socket, const sockaddr* address, int length) noexcept { return os().bind(socket, address, length); }
+    static int listen(SOCKET socket, int backlog) noexcept { return os().listen(socket, backlog); }
+    static int getsockname(SOCKET socket, sockaddr* address, int* length) noexcept { return os().getsockname(socket, address, length); }
+    static int error() noexcept { return last_errno(); }
+};
 
 // Loads a Winsock extension function (AcceptEx, ConnectEx); nullptr on failure.
 void* extension_function(SOCKET socket, GUID guid) noexcept
@@ -134,12 +90,6 @@ void* extension_function(SOCKET socket, GUID guid) noexcept
     if (os().WSAIoctl(socket, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &function, sizeof(function), &bytes, nullptr, nullptr) != 0)
         return nullptr;
     return function;
-}
-
-int set_nodelay(SOCKET socket) noexcept
-{
-    const BOOL one = TRUE;
-    return os().setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof(one)) == 0 ? 0 : os().WSAGetLastError();
 }
 
 void ignore_open(void*, ASYNC_SOCKET_OPEN_RESULT) noexcept {}
@@ -154,44 +104,31 @@ int open_socket(EXECUTION_ENGINE_HANDLE engine, SOCKET native, ASYNC_SOCKET_HAND
         os().closesocket(native);
         return ENOMEM;
     }
-    if (async_socket_open_async(socket, ignore_open, nullptr) != 0)
+    const int error = async_socket_open_async(socket, ignore_open, nullptr);
+    if (error != 0)
     {
         async_socket_destroy(socket);
         socket = nullptr;
-        return ENOMEM;
     }
-    return 0;
+    return error;
 }
 
 }  // namespace
 
 // ---- Listener ---------------------------------------------------------------------------
 
-enum class ListenerState : uint8_t
-{
-    open,
-    closing,
-    closed,
-};
-
 struct AcceptOp;
 
-struct Listener
+// A listener is a handle core (its native socket the listening one) and its accepts.
+struct Listener : Handle
 {
-    EXECUTION_ENGINE_HANDLE engine = nullptr;
-    SOCKET handle = INVALID_SOCKET;
     int family = AF_INET;
     uint16_t port = 0;
     LPFN_ACCEPTEX accept_ex = nullptr;
-    TP_CALLBACK_ENVIRON environment{};
-    PTP_IO io = nullptr;
 
-    std::mutex mutex;  // guards what follows
-    std::condition_variable changed;
-    ListenerState state = ListenerState::open;
+    // Guarded by the core's mutex.
     bool torn_down = false;   // the listening socket and its threadpool I/O are gone
     bool delivering = false;  // a threadpool thread hands ready accepts to their callbacks
-    uint32_t api_calls = 0;   // accepts between their state check and their return
     AcceptOp* ops = nullptr;  // every accept not delivered yet, in the order of the calls
     AcceptOp* ops_tail = nullptr;
     AcceptOp* ready = nullptr;  // the completed ones, in the order of completion
@@ -215,22 +152,12 @@ struct AcceptOp
 
 namespace {
 
-// The callback of a listener running on this thread, if any.
-struct RunningListener
+// Called with the mutex held.
+void link(Listener& listener, AcceptOp& op) noexcept
 {
-    PTP_CALLBACK_INSTANCE instance;  // nullptr once disassociated, or outside the threadpool
-    Listener* listener;
-    bool destroyed;   // the callback destroyed the listener: do not touch it any more
-    bool abandoning;  // the callback of an ABANDONED completion, inside a close
-};
-thread_local RunningListener* tls_running_listener = nullptr;
-
-void disassociate(RunningListener& running) noexcept
-{
-    if (running.instance == nullptr)
-        return;
-    os().DisassociateCurrentThreadFromCallback(running.instance);
-    running.instance = nullptr;
+    op.prev = listener.ops_tail;
+    (listener.ops_tail != nullptr ? listener.ops_tail->next : listener.ops) = &op;
+    listener.ops_tail = &op;
 }
 
 // Called with the mutex held.
@@ -247,6 +174,13 @@ void free_op(AcceptOp* op) noexcept
     os().free(op);
 }
 
+void free_listener(Handle& core) noexcept
+{
+    auto* listener = static_cast<Listener*>(&core);
+    listener->~Listener();
+    os().free(listener);
+}
+
 // Hands one accept to its callback, freeing it first.
 void deliver(AcceptOp* op) noexcept
 {
@@ -259,10 +193,21 @@ void deliver(AcceptOp* op) noexcept
     callback(context, result, socket, error);
 }
 
-// Completes every accept not delivered yet with ABANDONED, one at a time (a callback may
-// close again: it then carries on here). Returns false when a callback destroyed the listener
-// (which the outermost close then frees).
-bool abandon_all(Listener& listener, RunningListener& running) noexcept
+// Closes the connection an accept holds, if any.
+void discard_connection(AcceptOp& op) noexcept
+{
+    if (op.socket != nullptr)
+        async_socket_destroy(op.socket);
+    else if (op.accepted != INVALID_SOCKET)
+        os().closesocket(op.accepted);
+    op.socket = nullptr;
+    op.accepted = INVALID_SOCKET;
+}
+
+// Completes every accept not delivered yet with ABANDONED, one at a time, on this thread. A
+// callback may close the listener again (it then carries on here) or destroy it (the close
+// frees it once it is done: end_close).
+void abandon_all(Listener& listener) noexcept
 {
     for (;;)
     {
@@ -271,19 +216,39 @@ bool abandon_all(Listener& listener, RunningListener& running) noexcept
             std::lock_guard<std::mutex> lock(listener.mutex);
             op = listener.ops;
             if (op == nullptr)
-                return !running.destroyed;
+                return;
             unlink(listener, *op);
         }
-        if (op->socket != nullptr)
-            async_socket_destroy(op->socket);
-        else if (op->accepted != INVALID_SOCKET)
-            os().closesocket(op->accepted);
-        op->socket = nullptr;
-        op->accepted = INVALID_SOCKET;
+        discard_connection(*op);
         op->result = ASYNC_SOCKET_ACCEPT_ABANDONED;
         op->error = 0;
         deliver(op);
     }
+}
+
+// The close's work once the listener is closing on this thread: the core's tear-down, then
+// the accepts not delivered (77_005).
+void close_now(Listener& listener) noexcept
+{
+    tear_down(listener);
+    {
+        std::lock_guard<std::mutex> lock(listener.mutex);
+        listener.torn_down = true;
+        listener.ready = listener.ready_tail = nullptr;  // every op is still in ops
+    }
+    abandon_all(listener);
+}
+
+// A close from a callback that this thread's own close runs (an ABANDONED one): carry on.
+void carry_on_closing(Listener& listener) noexcept
+{
+    bool torn_down;
+    {
+        std::lock_guard<std::mutex> lock(listener.mutex);
+        torn_down = listener.torn_down;
+    }
+    if (torn_down)
+        abandon_all(listener);
 }
 
 // Makes a finished AcceptEx a result: the new socket, open, or the error.
@@ -292,11 +257,11 @@ void prepare(Listener& listener, AcceptOp& op, ULONG io_result) noexcept
     int error = errno_from(io_result);
     if (error == 0)
     {
-        const SOCKET listening = listener.handle;
+        const SOCKET listening = listener.native;
         if (os().setsockopt(op.accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&listening), sizeof(listening)) != 0)
-            error = errno_from(os().WSAGetLastError());
+            error = last_errno();
         else
-            error = errno_from(set_nodelay(op.accepted));
+            error = set_nodelay(op.accepted);
     }
     if (error == 0)
     {
@@ -306,9 +271,7 @@ void prepare(Listener& listener, AcceptOp& op, ULONG io_result) noexcept
     }
     if (error != 0)
     {
-        if (op.accepted != INVALID_SOCKET)
-            os().closesocket(op.accepted);
-        op.accepted = INVALID_SOCKET;
+        discard_connection(op);
         op.result = ASYNC_SOCKET_ACCEPT_ERROR;
         op.error = error;
         return;
@@ -317,29 +280,33 @@ void prepare(Listener& listener, AcceptOp& op, ULONG io_result) noexcept
     op.error = 0;
 }
 
-// The threadpool I/O callback of every listener.
-VOID CALLBACK on_accept_io(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID overlapped, ULONG io_result, ULONG_PTR, PTP_IO)
+bool is_open(Listener& listener) noexcept
 {
-    if (overlapped == nullptr)
-        return;
-    Listener& listener = *static_cast<Listener*>(context);
-    auto* op = CONTAINING_RECORD(static_cast<OVERLAPPED*>(overlapped), AcceptOp, overlapped);
-    bool open;
-    {
-        std::lock_guard<std::mutex> lock(listener.mutex);
-        open = listener.state == ListenerState::open;
-    }
-    if (open)
-        prepare(listener, *op, io_result);
-    std::unique_lock<std::mutex> lock(listener.mutex);
-    (listener.ready_tail != nullptr ? listener.ready_tail->ready_next : listener.ready) = op;
-    listener.ready_tail = op;
+    std::lock_guard<std::mutex> lock(listener.mutex);
+    return listener.state == HandleState::open;
+}
+
+// Queues a finished accept. Returns true when this thread is to hand the ready accepts over
+// (none was doing it): it then holds a reference on the listener for that.
+bool queue_ready(Listener& listener, AcceptOp& op) noexcept
+{
+    std::lock_guard<std::mutex> lock(listener.mutex);
+    (listener.ready_tail != nullptr ? listener.ready_tail->ready_next : listener.ready) = &op;
+    listener.ready_tail = &op;
     if (listener.delivering)
-        return;
+        return false;
     listener.delivering = true;
-    RunningListener running{instance, &listener, false, false};
-    tls_running_listener = &running;
-    while (listener.state == ListenerState::open && listener.ready != nullptr)
+    handle_retain(listener);
+    return true;
+}
+
+// Hands the ready accepts to their callbacks, in completion order, while the listener is
+// open. The reference queue_ready took keeps the listener alive meanwhile: a callback may
+// destroy it, or close a handle in a cycle and so stop being a callback its close waits for.
+void deliver_ready(Listener& listener) noexcept
+{
+    std::unique_lock<std::mutex> lock(listener.mutex);
+    while (listener.state == HandleState::open && listener.ready != nullptr)
     {
         AcceptOp* next = listener.ready;
         listener.ready = next->ready_next;
@@ -348,109 +315,59 @@ VOID CALLBACK on_accept_io(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID 
         unlink(listener, *next);
         lock.unlock();
         deliver(next);
-        if (running.destroyed)
-        {
-            tls_running_listener = nullptr;
-            return;
-        }
         lock.lock();
     }
     listener.delivering = false;
-    listener.changed.notify_all();
     lock.unlock();
-    tls_running_listener = nullptr;
+    handle_release(listener);
 }
 
-// Binds and listens; returns 0 or an errno value.
-int bind_and_listen(Listener& listener, const sockaddr_storage& address, int length, int32_t backlog) noexcept
+// The threadpool I/O callback of every listener.
+VOID CALLBACK on_accept_io(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID overlapped, ULONG io_result, ULONG_PTR, PTP_IO)
 {
-    const BOOL one = TRUE;
-    const auto* value = reinterpret_cast<const char*>(&one);
-    // Windows' SO_REUSEADDR would let a second socket take the port; SO_EXCLUSIVEADDRUSE keeps
-    // it ours (a port in TIME_WAIT can be bound again on Windows anyway).
-    if (os().setsockopt(listener.handle, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, value, sizeof(one)) != 0)
-        return errno_from(os().WSAGetLastError());
-    if (address.ss_family == AF_INET6 && os().setsockopt(listener.handle, IPPROTO_IPV6, IPV6_V6ONLY, value, sizeof(one)) != 0)
-        return errno_from(os().WSAGetLastError());
-    if (os().bind(listener.handle, reinterpret_cast<const sockaddr*>(&address), length) != 0)
-        return errno_from(os().WSAGetLastError());
-    if (os().listen(listener.handle, backlog == 0 ? SOMAXCONN : backlog) != 0)
-        return errno_from(os().WSAGetLastError());
-    sockaddr_storage bound{};
-    int bound_length = sizeof(bound);
-    if (os().getsockname(listener.handle, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
-        return errno_from(os().WSAGetLastError());
-    listener.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(bound).sin6_port : reinterpret_cast<const sockaddr_in&>(bound).sin_port);
-    return 0;
+    if (overlapped == nullptr)
+        return;
+    Listener& listener = *static_cast<Listener*>(context);
+    CallbackScope scope(listener, instance);
+    auto* op = CONTAINING_RECORD(static_cast<OVERLAPPED*>(overlapped), AcceptOp, overlapped);
+    if (is_open(listener))
+        prepare(listener, *op, io_result);
+    if (queue_ready(listener, *op))
+        deliver_ready(listener);
 }
 
-void free_listener(Listener* listener) noexcept
+// The listening socket: created, bound, listening, with AcceptEx loaded. Returns 0 or an
+// errno value (nothing is left open then).
+int open_listening_socket(Listener& listener, const sockaddr_storage& address, SockLen length, int32_t backlog) noexcept
 {
-    listener->~Listener();
-    os().free(listener);
+    listener.family = address.ss_family;
+    listener.native = make_socket(listener.family);
+    if (listener.native == INVALID_SOCKET)
+        return last_errno();
+    int error = bind_and_listen<ListenSteps>(listener.native, address, length, backlog, listener.port);
+    if (error == 0)
+    {
+        listener.accept_ex = reinterpret_cast<LPFN_ACCEPTEX>(extension_function(listener.native, WSAID_ACCEPTEX));
+        if (listener.accept_ex == nullptr)
+            error = last_errno();
+    }
+    if (error != 0)
+        os().closesocket(listener.native);
+    return error;
 }
 
-// The close; returns false when a callback destroyed the listener meanwhile.
-bool close_listener(Listener& listener) noexcept
+// Starts one AcceptEx on op, which is linked into the listener's ops. Returns 0 when its
+// completion will come, else the errno value (the threadpool I/O cancelled again).
+int start_accept(Listener& listener, AcceptOp& op) noexcept
 {
-    RunningListener* running = tls_running_listener;
-    const bool own = running != nullptr && running->listener == &listener;
-    {
-        std::unique_lock<std::mutex> lock(listener.mutex);
-        if (listener.state != ListenerState::open)
-        {
-            if (!own)
-            {
-                listener.changed.wait(lock, [&listener] { return listener.state == ListenerState::closed; });
-                return true;
-            }
-            // A callback of the listener closing again: inside the close's own abandoning, carry
-            // on with it; else the close under way finishes without waiting for this callback.
-            const bool torn_down = listener.torn_down;
-            lock.unlock();
-            disassociate(*running);
-            return torn_down ? abandon_all(listener, *running) : true;
-        }
-        listener.state = ListenerState::closing;
-    }
-    if (own)
-        disassociate(*running);
-    {
-        std::unique_lock<std::mutex> lock(listener.mutex);
-        listener.changed.wait(lock, [&listener] { return listener.api_calls == 0; });
-    }
-    // As async_socket_close: cancel before closesocket (pending AcceptEx calls complete under
-    // Wine too), then wait for the completions.
-    os().CancelIoEx(reinterpret_cast<HANDLE>(listener.handle), nullptr);
-    os().closesocket(listener.handle);
-    os().WaitForThreadpoolIoCallbacks(listener.io, FALSE);
-    os().CloseThreadpoolIo(listener.io);
-    listener.io = nullptr;
-    os().DestroyThreadpoolEnvironment(&listener.environment);
-    {
-        std::lock_guard<std::mutex> lock(listener.mutex);
-        listener.torn_down = true;
-        listener.ready = listener.ready_tail = nullptr;  // every op is still in ops
-    }
-    RunningListener abandoning{nullptr, &listener, false, true};
-    RunningListener* outer = tls_running_listener;
-    tls_running_listener = &abandoning;
-    const bool alive = abandon_all(listener, abandoning);
-    tls_running_listener = outer;
-    if (!alive)
-    {
-        // A callback destroyed the listener: the rest of the destroy happens here.
-        if (outer != nullptr && outer->listener == &listener)
-            outer->destroyed = true;
-        EXECUTION_ENGINE_HANDLE engine = listener.engine;
-        free_listener(&listener);
-        execution_engine_dec_ref(engine);
-        return false;
-    }
-    std::lock_guard<std::mutex> lock(listener.mutex);
-    listener.state = ListenerState::closed;
-    listener.changed.notify_all();
-    return true;
+    constexpr DWORD address_length = sizeof(sockaddr_storage) + 16;
+    DWORD bytes = 0;
+    os().StartThreadpoolIo(listener.io);
+    const BOOL accepted = listener.accept_ex(listener.native, op.accepted, op.addresses, 0, address_length, address_length, &bytes, &op.overlapped);
+    const int error = error_of_overlapped_start(accepted != FALSE);
+    if (error != 0)
+        os().CancelThreadpoolIo(listener.io);
+    return error;
 }
 
 }  // namespace
@@ -459,17 +376,15 @@ ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE exec
 {
     listener = nullptr;
     sockaddr_storage storage;
-    int length = 0;
-    if (!parse_address(address, port, storage, length))
+    SockLen length = 0;
+    if (!parse(address, port, storage, length))
     {
         error = EINVAL;
         return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
     }
-    if (ensure_winsock() != 0)
-    {
-        error = errno_from(static_cast<unsigned long>(ensure_winsock()));
+    error = ensure_winsock();
+    if (error != 0)
         return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
-    }
     void* memory = os().malloc(sizeof(Listener));
     if (memory == nullptr)
     {
@@ -477,40 +392,21 @@ ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE exec
         return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
     }
     auto* created = new (memory) Listener();
-    created->engine = execution_engine;
-    created->family = storage.ss_family;
-    created->handle = make_socket(created->family);
-    if (created->handle == INVALID_SOCKET)
-    {
-        error = errno_from(os().WSAGetLastError());
-        free_listener(created);
-        return create_result_for(error);
-    }
-    error = bind_and_listen(*created, storage, length, backlog);
-    if (error == 0)
-    {
-        created->accept_ex = reinterpret_cast<LPFN_ACCEPTEX>(extension_function(created->handle, WSAID_ACCEPTEX));
-        if (created->accept_ex == nullptr)
-            error = errno_from(os().WSAGetLastError());
-    }
-    if (error == 0)
-    {
-        os().InitializeThreadpoolEnvironment(&created->environment);
-        os().SetThreadpoolCallbackPool(&created->environment, execution_engine_win32_get_threadpool(execution_engine));
-        created->io = os().CreateThreadpoolIo(reinterpret_cast<HANDLE>(created->handle), on_accept_io, created, &created->environment);
-        if (created->io == nullptr)
-        {
-            os().DestroyThreadpoolEnvironment(&created->environment);
-            error = ENOMEM;
-        }
-    }
+    error = open_listening_socket(*created, storage, length, backlog);
     if (error != 0)
     {
-        os().closesocket(created->handle);
-        free_listener(created);
+        free_listener(*created);
         return create_result_for(error);
     }
-    execution_engine_inc_ref(execution_engine);
+    handle_init(*created, execution_engine, created->native, free_listener);
+    if (!handle_attach_io(*created, on_accept_io, created))
+    {
+        os().closesocket(created->native);
+        handle_release(*created);
+        error = ENOMEM;
+        return ASYNC_SOCKET_LISTENER_CREATE_ERROR;
+    }
+    created->state = HandleState::open;  // nothing else knows the listener yet
     listener = created;
     return ASYNC_SOCKET_LISTENER_CREATE_OK;
 }
@@ -519,84 +415,73 @@ uint16_t listener_port(const Listener& listener) noexcept { return listener.port
 
 int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept
 {
+    ApiCall call(listener);
+    if (!call.handle_open())
+        return EBADF;
     void* memory = os().malloc(sizeof(AcceptOp));
     if (memory == nullptr)
         return ENOMEM;
     auto* op = new (memory) AcceptOp();
     op->callback = on_accept_complete;
     op->context = context;
+    op->accepted = make_socket(listener.family);
+    if (op->accepted == INVALID_SOCKET)
+    {
+        const int error = last_errno();
+        free_op(op);
+        return error;
+    }
     {
         std::lock_guard<std::mutex> lock(listener.mutex);
-        if (listener.state != ListenerState::open)
-        {
-            free_op(op);
-            return EBADF;
-        }
-        ++listener.api_calls;
+        link(listener, *op);
     }
-    op->accepted = make_socket(listener.family);
-    int error = op->accepted == INVALID_SOCKET ? os().WSAGetLastError() : 0;
+    const int error = start_accept(listener, *op);
     if (error == 0)
+        return 0;
     {
-        {
-            std::lock_guard<std::mutex> lock(listener.mutex);
-            op->prev = listener.ops_tail;
-            (listener.ops_tail != nullptr ? listener.ops_tail->next : listener.ops) = op;
-            listener.ops_tail = op;
-        }
-        constexpr DWORD address_length = sizeof(sockaddr_storage) + 16;
-        DWORD bytes = 0;
-        os().StartThreadpoolIo(listener.io);
-        if (!listener.accept_ex(listener.handle, op->accepted, op->addresses, 0, address_length, address_length, &bytes, &op->overlapped))
-        {
-            error = os().WSAGetLastError();
-            if (error == WSA_IO_PENDING)
-                error = 0;
-            else
-                os().CancelThreadpoolIo(listener.io);
-        }
+        std::lock_guard<std::mutex> lock(listener.mutex);
+        unlink(listener, *op);
     }
-    std::lock_guard<std::mutex> lock(listener.mutex);
-    if (error != 0)
-    {
-        if (op->accepted != INVALID_SOCKET)
-        {
-            unlink(listener, *op);
-            os().closesocket(op->accepted);
-        }
-        free_op(op);
-    }
-    if (--listener.api_calls == 0)
-        listener.changed.notify_all();
-    return errno_from(static_cast<unsigned long>(error));
+    os().closesocket(op->accepted);
+    free_op(op);
+    return error;
 }
 
-void listener_close(Listener& listener) noexcept { close_listener(listener); }
+void listener_close(Listener& listener) noexcept
+{
+    switch (begin_close(listener))
+    {
+    case CloseStart::run:
+        close_now(listener);
+        if (end_close(listener))
+            handle_release(listener);  // destroyed meanwhile by an ABANDONED callback
+        return;
+    case CloseStart::under_way_here:
+        carry_on_closing(listener);
+        return;
+    case CloseStart::under_way_elsewhere:
+        wait_closed(listener);
+        return;
+    case CloseStart::not_open:
+        return;
+    }
+}
 
 void listener_destroy(Listener& listener) noexcept
 {
-    RunningListener* running = tls_running_listener;
-    const bool own = running != nullptr && running->listener == &listener;
-    if (own)
+    switch (begin_destroy(listener))
     {
-        running->destroyed = true;
-        if (running->abandoning)
-        {
-            // Inside the close's ABANDONED callbacks: the close completes the others, then frees.
-            close_listener(listener);
-            return;
-        }
+    case DestroyStart::deferred:
+        return;  // inside an ABANDONED callback of this thread's close, which frees it
+    case DestroyStart::run_close:
+        close_now(listener);
+        end_close(listener);
+        break;
+    case DestroyStart::never_opened:
+    case DestroyStart::closed:
+        break;
     }
-    if (!close_listener(listener))
-        return;  // a callback inside the close destroyed it already
-    {
-        // A close under way elsewhere (this being its callback) ends before the memory goes.
-        std::unique_lock<std::mutex> lock(listener.mutex);
-        listener.changed.wait(lock, [&listener, own] { return listener.state == ListenerState::closed && (own || !listener.delivering); });
-    }
-    EXECUTION_ENGINE_HANDLE engine = listener.engine;
-    free_listener(&listener);
-    execution_engine_dec_ref(engine);
+    handle_release(listener);
 }
 
 // ---- Connect ----------------------------------------------------------------------------
@@ -639,8 +524,8 @@ VOID CALLBACK on_connect_timeout(PTP_CALLBACK_INSTANCE, PVOID context, PTP_TIMER
     os().CancelIoEx(reinterpret_cast<HANDLE>(op->native), &op->io.overlapped);
 }
 
-// Runs on the socket's threadpool I/O callback (a destroy of the socket here is one from its
-// own callback).
+// Runs on the socket's threadpool I/O callback, in its callback scope (a destroy of the socket
+// here is one from its own callback).
 void connect_done(ExternalIo& io, ULONG io_result, ULONG_PTR) noexcept
 {
     auto* op = reinterpret_cast<ConnectOp*>(&io);
@@ -651,12 +536,7 @@ void connect_done(ExternalIo& io, ULONG io_result, ULONG_PTR) noexcept
     if (io_result == ERROR_OPERATION_ABORTED && op->timed_out)
         error = ETIMEDOUT;
     if (error == 0)
-    {
-        if (os().setsockopt(op->native, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0)
-            error = errno_from(os().WSAGetLastError());
-        else
-            error = errno_from(set_nodelay(op->native));
-    }
+        error = os().setsockopt(op->native, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0 ? last_errno() : set_nodelay(op->native);
     ASYNC_SOCKET_HANDLE socket = op->socket;
     if (error != 0)
     {
@@ -671,14 +551,56 @@ void connect_done(ExternalIo& io, ULONG io_result, ULONG_PTR) noexcept
     execution_engine_dec_ref(engine);
 }
 
-int start_connect(SOCKET handle, ExternalIo& io, void*) noexcept
+bool start_connect(SOCKET handle, ExternalIo& io, void*) noexcept
 {
     auto* op = reinterpret_cast<ConnectOp*>(&io);
-    const int error = op->connect_ex(handle, reinterpret_cast<const sockaddr*>(&op->address), op->address_length, nullptr, 0, nullptr, &op->io.overlapped) ? 0 : os().WSAGetLastError();
-    // op may be gone from here on (the completion may already run). A timer that fired before
-    // ConnectEx was pending (timeout_ms of a millisecond or so) cancelled nothing: the connect
-    // then ends by the system's own limit (see async_socket_win32_notes.md).
+    // op may be gone once this returns (the completion may already run). A timer that fired
+    // before ConnectEx was pending (timeout_ms of a millisecond or so) cancelled nothing: the
+    // connect then ends by the system's own limit (see async_socket_win32_notes.md).
+    return op->connect_ex(handle, reinterpret_cast<const sockaddr*>(&op->address), op->address_length, nullptr, 0, nullptr, &op->io.overlapped) != FALSE;
+}
+
+// The socket of the connect: created, bound to the wildcard address of the family (ConnectEx
+// wants a bound socket), with ConnectEx loaded. Returns 0 or an errno value (nothing left open).
+int make_connect_socket(ConnectOp& op) noexcept
+{
+    op.native = make_socket(op.address.ss_family);
+    if (op.native == INVALID_SOCKET)
+        return last_errno();
+    sockaddr_storage wildcard{};
+    wildcard.ss_family = op.address.ss_family;
+    int error = os().bind(op.native, reinterpret_cast<const sockaddr*>(&wildcard), op.address_length) != 0 ? last_errno() : 0;
+    if (error == 0)
+    {
+        op.connect_ex = reinterpret_cast<LPFN_CONNECTEX>(extension_function(op.native, WSAID_CONNECTEX));
+        if (op.connect_ex == nullptr)
+            error = last_errno();
+    }
+    if (error != 0)
+        os().closesocket(op.native);
     return error;
+}
+
+// The timer that cancels the connect at its timeout. Returns 0 or ENOMEM.
+int make_timer(ConnectOp& op, EXECUTION_ENGINE_HANDLE engine) noexcept
+{
+    os().InitializeThreadpoolEnvironment(&op.environment);
+    os().SetThreadpoolCallbackPool(&op.environment, execution_engine_win32_get_threadpool(engine));
+    op.timer = os().CreateThreadpoolTimer(on_connect_timeout, &op, &op.environment);
+    if (op.timer != nullptr)
+        return 0;
+    os().DestroyThreadpoolEnvironment(&op.environment);
+    return ENOMEM;
+}
+
+void arm_timer(ConnectOp& op, uint32_t timeout_ms) noexcept
+{
+    ULARGE_INTEGER due;
+    due.QuadPart = static_cast<ULONGLONG>(-(static_cast<LONGLONG>(timeout_ms) * 10000));  // relative
+    FILETIME due_time;
+    due_time.dwLowDateTime = due.LowPart;
+    due_time.dwHighDateTime = due.HighPart;
+    os().SetThreadpoolTimer(op.timer, &due_time, 0, 0);
 }
 
 }  // namespace
@@ -686,11 +608,11 @@ int start_connect(SOCKET handle, ExternalIo& io, void*) noexcept
 int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept
 {
     sockaddr_storage storage;
-    int length = 0;
-    if (!parse_address(address, port, storage, length))
+    SockLen length = 0;
+    if (!parse(address, port, storage, length))
         return EINVAL;
-    if (const int started = ensure_winsock(); started != 0)
-        return errno_from(static_cast<unsigned long>(started));
+    if (const int error = ensure_winsock(); error != 0)
+        return error;
     void* memory = os().malloc(sizeof(ConnectOp));
     if (memory == nullptr)
         return ENOMEM;
@@ -701,43 +623,15 @@ int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address,
     op->context = context;
     op->address = storage;
     op->address_length = length;
-
-    op->native = make_socket(storage.ss_family);
-    if (op->native == INVALID_SOCKET)
-    {
-        const int error = errno_from(os().WSAGetLastError());
-        free_connect(op);
-        return error;
-    }
-    // ConnectEx wants a bound socket: the wildcard address of the family, any port.
-    sockaddr_storage wildcard{};
-    wildcard.ss_family = storage.ss_family;
-    int error = 0;
-    if (os().bind(op->native, reinterpret_cast<const sockaddr*>(&wildcard), length) != 0)
-        error = errno_from(os().WSAGetLastError());
+    int error = make_connect_socket(*op);
     if (error == 0)
     {
-        op->connect_ex = reinterpret_cast<LPFN_CONNECTEX>(extension_function(op->native, WSAID_CONNECTEX));
-        if (op->connect_ex == nullptr)
-            error = errno_from(os().WSAGetLastError());
+        error = make_timer(*op, execution_engine);
+        if (error != 0)
+            os().closesocket(op->native);
     }
-    if (error != 0)
-    {
-        os().closesocket(op->native);
-        free_connect(op);
-        return error;
-    }
-    os().InitializeThreadpoolEnvironment(&op->environment);
-    os().SetThreadpoolCallbackPool(&op->environment, execution_engine_win32_get_threadpool(execution_engine));
-    op->timer = os().CreateThreadpoolTimer(on_connect_timeout, op, &op->environment);
-    if (op->timer == nullptr)
-    {
-        os().DestroyThreadpoolEnvironment(&op->environment);
-        os().closesocket(op->native);
-        free_connect(op);
-        return ENOMEM;
-    }
-    error = open_socket(execution_engine, op->native, op->socket);
+    if (error == 0)
+        error = open_socket(execution_engine, op->native, op->socket);  // the socket owns native now
     if (error != 0)
     {
         free_connect(op);
@@ -745,14 +639,8 @@ int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address,
     }
     // Held until the callback has returned.
     execution_engine_inc_ref(execution_engine);
-    // The timer starts first: once ConnectEx is started, op may be gone at any moment. A timer
-    // that fires before ConnectEx is pending cancels nothing (start_connect).
-    ULARGE_INTEGER due;
-    due.QuadPart = static_cast<ULONGLONG>(-(static_cast<LONGLONG>(timeout_ms) * 10000));
-    FILETIME due_time;
-    due_time.dwLowDateTime = due.LowPart;
-    due_time.dwHighDateTime = due.HighPart;
-    os().SetThreadpoolTimer(op->timer, &due_time, 0, 0);
+    // The timer starts first: once ConnectEx is started, op may be gone at any moment.
+    arm_timer(*op, timeout_ms);
     ASYNC_SOCKET_HANDLE socket = op->socket;
     error = socket_start_external(*reinterpret_cast<Socket*>(socket), op->io, start_connect, nullptr);
     if (error != 0)
@@ -760,9 +648,8 @@ int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address,
         free_connect(op);  // stops the timer
         async_socket_destroy(socket);
         execution_engine_dec_ref(execution_engine);
-        return errno_from(static_cast<unsigned long>(error));
     }
-    return 0;
+    return error;
 }
 
 }  // namespace asock::detail

@@ -325,6 +325,58 @@ TEST_F(AsyncSocketWin32Close, close_of_another_socket_from_a_callback_keeps_the_
     async_socket_destroy(other);
 }
 
+// Two callbacks closing each other's sockets: the first close, from a callback of A, waits
+// for B's callbacks (the edge "A waits for B" is registered); the second, from B's callback,
+// would close the cycle, so it disassociates its callback first. The first then no longer
+// waits for it, and the first callback itself stays associated.
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_003
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_008
+TEST_F(AsyncSocketWin32Close, of_two_callbacks_closing_each_other_s_sockets_the_second_disassociates)
+{
+    ASSERT_NE(nullptr, open_socket());
+    ASYNC_SOCKET_HANDLE a = socket_;
+    const SOCKET b_handle = fake_.new_socket();
+    ASYNC_SOCKET_HANDLE b = async_socket_create(engine_, as_handle(b_handle));
+    ASSERT_NE(nullptr, b);
+    ASSERT_EQ(0, async_socket_open_async(b, Recorder::on_open, context_value(2)));
+    Payload payload{4};
+    ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(a, payload.buffers.data(), 1, Recorder::on_send, context_value(10)));
+    const Operation a_send = fake_.last_operation();
+    ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(b, payload.buffers.data(), 1, Recorder::on_send, context_value(20)));
+    const Operation b_send = fake_.last_operation();
+    recorder_.on_send_action = [&](void* context) { async_socket_close(context == context_value(10) ? b : a); };
+
+    // The first callback stays inside its close of b (in CancelIoEx) until the second is done.
+    std::atomic<DWORD> first_thread{0};
+    std::atomic<bool> first_inside{false};
+    std::atomic<bool> second_done{false};
+    fake_.on_call("CancelIoEx", [&] {
+        if (GetCurrentThreadId() != first_thread.load())
+            return;
+        first_inside = true;
+        eventually([&] { return second_done.load(); });
+    });
+    std::thread first([&] {
+        first_thread = GetCurrentThreadId();
+        fake_.complete(a_send, NO_ERROR, 4);
+    });
+    ASSERT_TRUE(eventually([&] { return first_inside.load(); }));
+    fake_.complete(b_send, NO_ERROR, 4);  // the second callback, on this thread
+    second_done = true;
+    first.join();
+    fake_.on_call("CancelIoEx", nullptr);
+
+    const auto instances = fake_.instances();
+    ASSERT_EQ(2u, instances.size());
+    const auto disassociations = fake_.calls("DisassociateCurrentThreadFromCallback");
+    ASSERT_EQ(1u, disassociations.size());
+    EXPECT_EQ(instances[1], disassociations[0].arg<PTP_CALLBACK_INSTANCE>(0));
+    EXPECT_EQ(GetCurrentThreadId(), disassociations[0].thread);
+    EXPECT_FALSE(fake_.socket_open(b_handle));
+    EXPECT_FALSE(fake_.socket_open(handle_));
+    async_socket_destroy(b);
+}
+
 // Tests_SRS_ASYNC_SOCKET_WIN32_77_003
 TEST_F(AsyncSocketWin32Close, close_outside_a_callback_does_not_disassociate)
 {

@@ -1,10 +1,13 @@
 // async_socket_create and async_socket_destroy of the Win32 backend, against the fake OS.
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "win32/fake_os_fixture.h"
+
+#include "detail/engine.h"
 
 namespace asock_test::win32 {
 namespace {
@@ -69,13 +72,20 @@ TEST_F(AsyncSocketWin32Create, create_takes_a_reference_on_the_engine)
     EXPECT_TRUE(fake_.pool_open(pool));
 }
 
+// The pool is obtained from the engine by create, not later: the test changes the pool the
+// engine answers between create and open, and the open still uses the one create obtained.
 // Tests_SRS_ASYNC_SOCKET_WIN32_01_035
-TEST_F(AsyncSocketWin32Create, the_socket_uses_the_pool_of_its_engine)
+TEST_F(AsyncSocketWin32Create, create_obtains_the_pool_from_the_engine)
 {
-    ASSERT_NE(nullptr, open_socket());
+    ASSERT_NE(nullptr, create_socket());
     const PTP_POOL pool = execution_engine_win32_get_threadpool(engine_);
     ASSERT_NE(nullptr, pool);
     EXPECT_EQ(fake_.calls("CreateThreadpool").at(0).result, reinterpret_cast<uintptr_t>(pool));
+    asock::detail::Engine& engine = *asock::detail::Engine::from_handle(engine_);
+    engine.pool = reinterpret_cast<PTP_POOL>(uintptr_t{0xBAD0000});  // what a later call would obtain
+    const int opened = async_socket_open_async(socket_, Recorder::on_open, context_value(1));
+    engine.pool = pool;
+    ASSERT_EQ(0, opened);
     auto set_pool = fake_.calls("SetThreadpoolCallbackPool");
     ASSERT_EQ(1u, set_pool.size());
     EXPECT_EQ(pool, set_pool[0].arg<PTP_POOL>(1));
@@ -217,6 +227,41 @@ TEST_F(AsyncSocketWin32Destroy, destroy_waits_for_a_close_under_way)
     EXPECT_EQ(1u, fake_.count("closesocket"));
 }
 
+// A close that starts while a destroy is closing the socket finds it closing and returns at
+// once (01_022), without a call; the destroy frees the socket only after its own close. The
+// destroy decided to close and moved the socket to CLOSING in one step (77_009): there is no
+// moment in which another thread's close could start a close the destroy does not wait for.
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_093
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_009
+TEST_F(AsyncSocketWin32Destroy, a_close_started_during_a_destroy_finds_the_socket_closing)
+{
+    ASSERT_NE(nullptr, open_socket());
+    ASYNC_SOCKET_HANDLE socket = socket_;
+    socket_ = nullptr;
+    bool socket_live_after_close = false;
+    size_t calls_of_close = 99;
+    bool close_returned = false;
+    fake_.on_call("CancelIoEx", [&] {
+        // Inside the destroy's close: a close on another thread.
+        const size_t mark = fake_.log_size();
+        auto returned = std::make_shared<std::atomic<bool>>(false);
+        std::thread([socket, returned] {
+            async_socket_close(socket);
+            *returned = true;
+        }).detach();
+        close_returned = eventually([&] { return returned->load(); });
+        calls_of_close = fake_.log_size() - mark;
+        socket_live_after_close = fake_.block_live(socket);
+    });
+    async_socket_destroy(socket);
+    fake_.on_call("CancelIoEx", nullptr);
+    EXPECT_TRUE(close_returned);
+    EXPECT_EQ(0u, calls_of_close);
+    EXPECT_TRUE(socket_live_after_close);
+    EXPECT_EQ(1u, fake_.count("closesocket"));
+    EXPECT_FALSE(fake_.block_live(socket));
+}
+
 // Tests_SRS_ASYNC_SOCKET_WIN32_01_006
 TEST_F(AsyncSocketWin32Destroy, destroy_closes_an_open_socket)
 {
@@ -284,6 +329,32 @@ TEST_F(AsyncSocketWin32Destroy, destroy_leaves_the_engine_to_its_other_owners)
     execution_engine_dec_ref(engine_);
     engine_ = nullptr;
     EXPECT_FALSE(fake_.pool_open(pool));
+}
+
+// The seed's order: the engine reference (42_005), then the socket's memory (01_005).
+// Tests_SRS_ASYNC_SOCKET_WIN32_42_005
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_005
+TEST_F(AsyncSocketWin32Destroy, destroy_releases_the_engine_before_it_frees_the_socket)
+{
+    ASSERT_NE(nullptr, open_socket());
+    ASYNC_SOCKET_HANDLE socket = socket_;
+    execution_engine_dec_ref(engine_);  // the socket holds the last reference
+    engine_ = nullptr;
+    const size_t mark = fake_.log_size();
+    destroy_socket();
+    const auto calls = fake_.calls();
+    long close_pool = -1;
+    long free_socket = -1;
+    for (size_t i = mark; i < calls.size(); ++i)
+    {
+        if (calls[i].name == "CloseThreadpool")
+            close_pool = static_cast<long>(i);
+        if (calls[i].name == "free" && calls[i].arg<ASYNC_SOCKET_HANDLE>(0) == socket)
+            free_socket = static_cast<long>(i);
+    }
+    ASSERT_NE(-1, close_pool);
+    ASSERT_NE(-1, free_socket);
+    EXPECT_LT(close_pool, free_socket);
 }
 
 // Tests_SRS_ASYNC_SOCKET_WIN32_01_005

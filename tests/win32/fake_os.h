@@ -3,7 +3,9 @@
 // FakeOs implements every entry of asock::detail::Win32Api. It
 //   - records each call (name, arguments, result, in order);
 //   - can make any call fail: the n-th call of a function from now on, or the next one; a
-//     failing call returns its failure value and sets the error WSAGetLastError returns;
+//     failing call returns its failure value and sets the error WSAGetLastError returns. A
+//     WSASend/WSARecv can also return what a broken system might: SOCKET_ERROR with no error
+//     code, or a value that is neither 0 nor SOCKET_ERROR (returns_next);
 //   - keeps books of what is acquired and not released: memory (malloc/free), events, threadpool
 //     IOs, threadpool environments, pools, socket handles, StartThreadpoolIo not matched by a
 //     completion or CancelThreadpoolIo;
@@ -213,8 +215,18 @@ public:
     void fail_nth(const std::string& name, int n, DWORD error = 0)
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        plans_.push_back({name, n - 1, error == 0 ? default_error(name) : error});
+        plans_.push_back({name, n - 1, error == 0 ? default_error(name) : error, SOCKET_ERROR});
     }
+    // The next WSASend or WSARecv returns `result` and leaves `error` for WSAGetLastError (0
+    // too): no completion will come for it.
+    void returns_next(const std::string& name, int result, DWORD error)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        plans_.push_back({name, 0, error, result});
+    }
+    // What WSAGetLastError answers next on this thread (for an overlapped call a test makes
+    // itself, such as the start function of an ExternalIo).
+    static void set_last_error(int error) { last_error_ = error; }
     void fail_next(const std::string& name, DWORD error = 0) { fail_nth(name, 1, error); }
     void clear_failures()
     {
@@ -484,6 +496,7 @@ private:
         std::string name;
         int skip;
         DWORD error;
+        int result;  // what a failing WSASend/WSARecv returns
     };
     struct BlockInfo
     {
@@ -534,11 +547,12 @@ private:
         size_t index;
         bool fail;
         DWORD error;
+        int result;  // what a failing WSASend/WSARecv returns
         std::function<void()> hook;
     };
     Entry enter_locked(const char* name, std::vector<uintptr_t> args)
     {
-        Entry e{log_.size(), false, 0, nullptr};
+        Entry e{log_.size(), false, 0, SOCKET_ERROR, nullptr};
         Call c;
         c.name = name;
         c.args = std::move(args);
@@ -551,6 +565,7 @@ private:
             {
                 e.fail = true;
                 e.error = it->error;
+                e.result = it->result;
                 plans_.erase(it);
                 break;
             }
@@ -934,24 +949,29 @@ private:
         --in_flight_[op.socket];
         auto s = sockets_.find(op.socket);
         DWORD error = 0;
-        if (e.fail)
-            error = e.error;
-        else if (s == sockets_.end() || !s->second)
-            error = WSAENOTSOCK;
         int result = 0;
-        if (error != 0)
+        if (e.fail)
+        {
+            error = e.error;
+            result = e.result;
+        }
+        else if (s == sockets_.end() || !s->second)
+        {
+            error = WSAENOTSOCK;
             result = SOCKET_ERROR;
+        }
         else if (!at_once_)
         {
             result = SOCKET_ERROR;
             error = WSA_IO_PENDING;
         }
-        op.accepted = result == 0 || error == WSA_IO_PENDING;
+        // A failing call (whatever it returns) queues no completion.
+        op.accepted = !e.fail && (result == 0 || error == WSA_IO_PENDING);
         if (!op.accepted && op.io != nullptr)
             --ios_[op.io].claimed;
         operations_.push_back(op);
         log_[e.index].result = static_cast<uintptr_t>(static_cast<intptr_t>(result));
-        if (result != 0)
+        if (result != 0 || e.fail)
             last_error_ = static_cast<int>(error);
         *error_out = error;
         return result;

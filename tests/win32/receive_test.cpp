@@ -1,5 +1,6 @@
 // async_socket_receive_async of the Win32 backend, against the fake OS.
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -295,6 +296,52 @@ TEST_F(AsyncSocketWin32Receive, any_other_wsarecv_error_cancels_the_threadpool_i
         EXPECT_EQ(0u, after.started_ios);
         EXPECT_EQ(0u, recorder_.receives().size());
     }
+}
+
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_099
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_105
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_011
+TEST_F(AsyncSocketWin32Receive, a_wsarecv_failing_without_an_error_code_is_refused_and_never_called_back)
+{
+    ASSERT_NE(nullptr, open_socket());
+    const PTP_IO io = fake_.last_io().io;
+    const Books before = fake_.books();
+    Payload payload{4};
+    fake_.returns_next("WSARecv", SOCKET_ERROR, 0);
+    const size_t mark = fake_.log_size();
+    EXPECT_EQ(EIO, receive(payload));
+    ASSERT_EQ(1u, fake_.count("CancelThreadpoolIo", mark));
+    EXPECT_EQ(io, fake_.calls("CancelThreadpoolIo").back().arg<PTP_IO>(0));
+    const Books after = fake_.books();
+    EXPECT_EQ(before.blocks, after.blocks);  // the context is freed
+    EXPECT_EQ(before.events, after.events);
+    EXPECT_EQ(0u, after.started_ios);
+    EXPECT_EQ(0u, after.pending_operations);
+    EXPECT_EQ(0u, recorder_.receives().size());
+}
+
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_105
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_011
+TEST_F(AsyncSocketWin32Receive, a_wsarecv_returning_neither_zero_nor_socket_error_is_refused_and_never_called_back)
+{
+    ASSERT_NE(nullptr, open_socket());
+    const Books before = fake_.books();
+    Payload payload{4};
+    fake_.returns_next("WSARecv", 7, 0);
+    const size_t mark = fake_.log_size();
+    EXPECT_EQ(EIO, receive(payload));
+    EXPECT_EQ(1u, fake_.count("CancelThreadpoolIo", mark));
+    EXPECT_EQ(0u, fake_.count("WSAGetLastError", mark));  // only SOCKET_ERROR has a last error (01_054)
+    const Books after = fake_.books();
+    EXPECT_EQ(before.blocks, after.blocks);
+    EXPECT_EQ(before.events, after.events);
+    EXPECT_EQ(0u, after.started_ios);
+    EXPECT_EQ(0u, recorder_.receives().size());
+    // The socket still receives.
+    ASSERT_EQ(0, receive(payload));
+    complete_last(NO_ERROR, 2);
+    ASSERT_EQ(1u, recorder_.receives().size());
+    EXPECT_EQ(ASYNC_SOCKET_RECEIVE_OK, recorder_.receives()[0].result);
 }
 
 // Tests_SRS_ASYNC_SOCKET_WIN32_01_083

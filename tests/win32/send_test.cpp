@@ -329,6 +329,54 @@ TEST_F(AsyncSocketWin32Send, wsasend_failing_with_wsaeconnreset_abandons_the_sen
     EXPECT_EQ(0u, recorder_.sends().size());
 }
 
+// A WSASend that returns SOCKET_ERROR while WSAGetLastError answers 0 has failed: no
+// completion comes for it, so the send must not report OK.
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_100
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_106
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_011
+TEST_F(AsyncSocketWin32Send, a_wsasend_failing_without_an_error_code_is_refused_and_never_called_back)
+{
+    ASSERT_NE(nullptr, open_socket());
+    const PTP_IO io = fake_.last_io().io;
+    const Books before = fake_.books();
+    Payload payload{4};
+    fake_.returns_next("WSASend", SOCKET_ERROR, 0);
+    const size_t mark = fake_.log_size();
+    EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_ERROR, send(payload));
+    ASSERT_EQ(1u, fake_.count("CancelThreadpoolIo", mark));
+    EXPECT_EQ(io, fake_.calls("CancelThreadpoolIo").back().arg<PTP_IO>(0));
+    const Books after = fake_.books();
+    EXPECT_EQ(before.blocks, after.blocks);  // the context is freed
+    EXPECT_EQ(before.events, after.events);
+    EXPECT_EQ(0u, after.started_ios);
+    EXPECT_EQ(0u, after.pending_operations);
+    EXPECT_EQ(0u, recorder_.sends().size());
+}
+
+// Tests_SRS_ASYNC_SOCKET_WIN32_01_106
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_011
+TEST_F(AsyncSocketWin32Send, a_wsasend_returning_neither_zero_nor_socket_error_is_refused_and_never_called_back)
+{
+    ASSERT_NE(nullptr, open_socket());
+    const Books before = fake_.books();
+    Payload payload{4};
+    fake_.returns_next("WSASend", 1, 0);
+    const size_t mark = fake_.log_size();
+    EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_ERROR, send(payload));
+    EXPECT_EQ(1u, fake_.count("CancelThreadpoolIo", mark));
+    EXPECT_EQ(0u, fake_.count("WSAGetLastError", mark));  // only SOCKET_ERROR has a last error (01_062)
+    const Books after = fake_.books();
+    EXPECT_EQ(before.blocks, after.blocks);
+    EXPECT_EQ(before.events, after.events);
+    EXPECT_EQ(0u, after.started_ios);
+    EXPECT_EQ(0u, recorder_.sends().size());
+    // The socket still sends.
+    ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, send(payload));
+    complete_last(NO_ERROR, 4);
+    ASSERT_EQ(1u, recorder_.sends().size());
+    EXPECT_EQ(ASYNC_SOCKET_SEND_OK, recorder_.sends()[0].result);
+}
+
 // Tests_SRS_ASYNC_SOCKET_WIN32_01_045
 TEST_F(AsyncSocketWin32Send, send_returns_ok_when_wsasend_completes_at_once)
 {

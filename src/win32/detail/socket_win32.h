@@ -29,8 +29,9 @@ struct ExternalIo
 SOCKET socket_native(Socket& socket) noexcept;
 
 // On an open socket: StartThreadpoolIo, then start(handle, io, argument), which makes the
-// overlapped call with io.overlapped and returns 0 or WSAGetLastError(). Returns 0 when
-// io.complete will run, else the Winsock error (the threadpool I/O cancelled again).
-int socket_start_external(Socket& socket, ExternalIo& io, int (*start)(SOCKET handle, ExternalIo& io, void* argument) noexcept, void* argument) noexcept;
+// overlapped call with io.overlapped and returns what that call returned (TRUE or FALSE); the
+// last error is read right after it. Returns 0 when io.complete will run, else the errno value
+// of the failure (the threadpool I/O cancelled again; io.complete never runs).
+int socket_start_external(Socket& socket, ExternalIo& io, bool (*start)(SOCKET handle, ExternalIo& io, void* argument) noexcept, void* argument) noexcept;
 
 }  // namespace asock::detail
