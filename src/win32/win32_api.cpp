@@ -59,8 +59,8 @@ const Win32Api& os() noexcept { return *current.load(std::memory_order_acquire);
 
 const Win32Api& real_os() noexcept { return real_api; }
 
-// Only the test library exports a way to change it (win32_api_install.cpp); this is its
-// implementation.
+// Called only by the fake-OS unit tests (tests/win32, which see the library's internal
+// headers); production code never changes the table.
 void install_os(const Win32Api* api) noexcept { current.store(api != nullptr ? api : &real_api, std::memory_order_release); }
 
 }  // namespace asock::detail
