@@ -65,7 +65,7 @@ const Win32Api& os() noexcept;
 // The real operating system's table (a fake may forward to it).
 const Win32Api& real_os() noexcept;
 
-// Test builds only (asock_fake_os): installs a table; nullptr restores the real one.
+// For the fake-OS unit tests (tests/win32): installs a table; nullptr restores the real one.
 void install_os(const Win32Api* api) noexcept;
 
 }  // namespace asock::detail
