@@ -1,9 +1,9 @@
 // Every system call the library makes goes through here, so that tests can make any of them
 // fail (see the fault-injection tests). Each returns what the call returns, with errno set
-// as the call sets it (liburing's calls: -errno). A failure injected at a point (fault.h,
-// which also lists the error each one reports) returns the call's failure without making the
-// call, except where the real call has an effect that its failure does not undo (close,
-// shutdown, the eventfd write): those make the call, then report the failure.
+// as the call sets it (liburing's calls: -errno). A failure injected at a point (fault.h; the
+// points and the error each reports are listed in fault_points.h) returns the call's failure
+// without making the call, except where the real call has an effect that its failure does not
+// undo (close, shutdown, the eventfd write): those make the call, then report the failure.
 #pragma once
 
 #include <sys/epoll.h>
