@@ -47,9 +47,10 @@ bool inject_fault(FaultPoint point) noexcept
     }
     if (left != 0)
         return false;
-    if (fired.fetch_add(1, std::memory_order_acq_rel) != 0)
-        return false;  // another call already took the one failure
-    return true;
+    // Every later call finds 0 too: the first takes the one failure, and fired counts failures
+    // injected (0 or 1), not the calls that came after.
+    uint64_t none = 0;
+    return fired.compare_exchange_strong(none, 1, std::memory_order_acq_rel);
 }
 
 int fault_errno(FaultPoint point) noexcept
