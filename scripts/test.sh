@@ -1,40 +1,130 @@
 #!/usr/bin/env bash
-# The test command: configures, builds and runs every test with the ci preset (warnings are
-# errors), then with the asan preset (AddressSanitizer + UBSan; it includes the fault-injection
-# walk), then with the tsan preset (ThreadSanitizer, suppressions in tests/tsan.supp), runs the
-# API fuzzer for 60 s (clang, scripts/fuzz.sh), installs the ci build and builds consumers
-# against the installed package (scripts/package_test.sh), runs the Windows build (win64
-# preset: mingw-w64, tests under Wine), then the example echo server of the asan build under a
-# short load on each Linux backend. Exits non-zero on any failure. Environment:
-# ASOCK_TEST_JOBS (parallel ctest jobs, default 2).
+# The test command. With no argument it runs every stage below, in this order; with stage
+# names it runs only those (still in this order). Exits non-zero on any failure and ends with
+# one summary line per stage. `scripts/test.sh --help` lists the stages.
+#
+# Environment:
+#   ASOCK_TEST_JOBS          parallel ctest jobs (default 2)
+#   ASOCK_REQUIRE_IO_URING   1: a test that would skip because io_uring cannot be used fails
+#                            instead (tests/support/test_support.h); 0: such tests may skip.
+#                            Unset: 1 on Linux 6.0 or later with kernel.io_uring_disabled 0
+#                            (where io_uring should work), 0 elsewhere. Set it to 0 in a
+#                            container whose seccomp profile forbids io_uring.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+
+# name|what it does: the stages, in the order they run.
+stage_table=(
+  "ci|the ci preset (warnings are errors): configure, build, every test"
+  "asan|the asan preset (ASan + UBSan): every test, then the fault walk's totals"
+  "tsan|the tsan preset (ThreadSanitizer, tests/tsan.supp): every test"
+  "fuzz|60 s of the API fuzzer (scripts/fuzz.sh: clang-14, the fuzz preset)"
+  "examples|coroutine echo server with the C and C++ clients, IPv6 and IPv4 (ci build*)"
+  "package|install the ci build, build and run consumers (scripts/package_test.sh; ci build*)"
+  "win64|the Windows build (mingw-w64), every test executable under Wine"
+  "echo|the asan asock-echo-server under asock-loadgen, each Linux backend (asan build*)"
+)
+stage_names=()
+for entry in "${stage_table[@]}"; do
+  stage_names+=("${entry%%|*}")
+done
+
+usage() {
+  echo "usage: scripts/test.sh [--help] [STAGE...]"
+  echo
+  echo "Runs the given stages, or all of them, in this order:"
+  local entry
+  for entry in "${stage_table[@]}"; do
+    printf '  %-9s %s\n' "${entry%%|*}" "${entry#*|}"
+  done
+  echo "  *: that build is made (configured and built, not tested) if its stage is not run too"
+  echo
+  echo "Examples: scripts/test.sh ci; scripts/test.sh asan win64. ctest labels run one suite of a"
+  echo "build: ctest --preset ci -L contract (labels: contract cpp engine fault stress c11 headers;"
+  echo "win32-unit in win64)."
+  echo "Environment: ASOCK_TEST_JOBS (ctest jobs, default 2), ASOCK_REQUIRE_IO_URING (see the top of"
+  echo "this script: 1 makes a missing io_uring a failure instead of a skip)."
+}
+
+selected=()
+for argument in "$@"; do
+  case "$argument" in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+  esac
+  if [[ " ${stage_names[*]} " != *" $argument "* ]]; then
+    echo "test.sh: unknown stage '$argument'" >&2
+    usage >&2
+    exit 2
+  fi
+  selected+=("$argument")
+done
+[[ ${#selected[@]} -ne 0 ]] || selected=("${stage_names[@]}")
+wanted() { [[ " ${selected[*]} " == *" $1 "* ]]; }
+
 bash scripts/setup.sh
+# shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
 jobs=${ASOCK_TEST_JOBS:-2}
 summary=()
 built=()
 failed=0
+mkdir -p build
 
-# run_preset PRESET: configure, build, test; one summary line.
-run_preset() {
-  local preset=$1 log="build/test-$1.log" status=0
-  echo "== $preset: configure, build, test"
-  mkdir -p build
+# Whether this machine should have io_uring: Linux 6.0 or later (what asock's io_uring backend
+# needs) and not turned off by the administrator (kernel.io_uring_disabled). A seccomp profile
+# that forbids it cannot be seen from here: ASOCK_REQUIRE_IO_URING=0 says so.
+io_uring_expected() {
+  local major disabled=0
+  [[ $(uname -s) == Linux ]] || return 1
+  major=$(uname -r | cut -d. -f1)
+  [[ $major =~ ^[0-9]+$ ]] && ((major >= 6)) || return 1
+  [[ ! -r /proc/sys/kernel/io_uring_disabled ]] || disabled=$(cat /proc/sys/kernel/io_uring_disabled)
+  [[ $disabled == 0 ]]
+}
+if [[ -z ${ASOCK_REQUIRE_IO_URING:-} ]]; then
+  if io_uring_expected; then
+    ASOCK_REQUIRE_IO_URING=1
+  else
+    ASOCK_REQUIRE_IO_URING=0
+  fi
+fi
+export ASOCK_REQUIRE_IO_URING
+if [[ $ASOCK_REQUIRE_IO_URING == 1 ]]; then
+  io_uring_line="io_uring: required (ASOCK_REQUIRE_IO_URING=1, Linux $(uname -r)): a test that cannot use it fails"
+else
+  io_uring_line="io_uring: not required (ASOCK_REQUIRE_IO_URING=$ASOCK_REQUIRE_IO_URING): tests that need it skip where it cannot be used"
+fi
+echo "== $io_uring_line"
+
+# build_preset PRESET: configure and build once per run; false (with a summary line) on failure.
+build_preset() {
+  local preset=$1
+  [[ " ${built[*]} " == *" $preset "* ]] && return 0
+  echo "== $preset: configure, build"
   if ! cmake --preset "$preset" >/dev/null; then
     summary+=("$preset: configure FAILED")
     failed=1
-    return
+    return 1
   fi
   if ! cmake --build --preset "$preset"; then
     summary+=("$preset: build FAILED")
     failed=1
-    return
+    return 1
   fi
   built+=("$preset")
+}
+
+# run_preset PRESET: configure, build, test; one summary line.
+run_preset() {
+  local preset=$1 log="build/test-$1.log" status=0
+  build_preset "$preset" || return 0
+  echo "== $preset: test"
   ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log" || status=$?
   local line
   line=$(grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true)
@@ -46,37 +136,34 @@ run_preset() {
   fi
 }
 
-# echo_smoke: the asan build's asock-echo-server under asock-loadgen, 1 s per backend; the
-# sanitizers make the server exit non-zero on any error they find.
-echo_smoke() {
-  local bin=build/asan/examples backend status result
-  for backend in io_uring epoll; do
-    status=0
-    start_echo_server "$bin/asock-echo-server" "$backend" "build/test-echo-$backend.log" --threads 2 || status=$?
-    if [[ $status -eq 3 && $backend == io_uring ]]; then
-      summary+=("echo smoke (asan) io_uring: skipped, io_uring not available here")
-      continue
-    elif [[ $status -ne 0 ]]; then
-      summary+=("echo smoke (asan) $backend: FAILED: the server did not start (build/test-echo-$backend.log)")
-      failed=1
-      continue
-    fi
-    status=0
-    result=$("$bin/asock-loadgen" --port "$SERVER_PORT" --connections 8 --size 100000 --seconds 1 --warmup 0.2) || status=$?
-    stop_echo_server || status=$?
-    if [[ $status -ne 0 ]]; then
-      summary+=("echo smoke (asan) $backend: FAILED: $result (server log: build/test-echo-$backend.log)")
-      failed=1
-    else
-      summary+=("echo smoke (asan) $backend: ok, $(sed -n 's/.*"round_trips":\([0-9]*\).*/\1/p' <<<"$result") round trips checked")
-    fi
-  done
+# The fault walk's totals (ctest ran it test by test; one process gives the sums docs quote).
+fault_walk_totals() {
+  local walk
+  walk=$(build/asan/tests/asock_fault_tests --gtest_filter='*FaultWalk*' 2>/dev/null | grep -F '[ fault walk ] total:' || true)
+  if [[ -n $walk ]]; then
+    summary+=("fault walk (asan): ${walk#*total: }")
+  else
+    summary+=("fault walk (asan): FAILED: no total printed (build/asan/tests/asock_fault_tests --gtest_filter='*FaultWalk*')")
+    failed=1
+  fi
+}
+
+# One minute of the API fuzzer (clang-14, ASan + UBSan, both backends); fails on any crash.
+fuzz_stage() {
+  echo "== fuzz: 60 s"
+  if bash scripts/fuzz.sh 60 | tee build/test-fuzz.log; then
+    summary+=("$(grep -E '^fuzz: [0-9]+ executions' build/test-fuzz.log | tail -n 1)")
+  else
+    summary+=("fuzz: FAILED (build/test-fuzz.log, build/fuzz/artifacts/)")
+    failed=1
+  fi
 }
 
 # examples_smoke: the C++ coroutine echo server (accept) with the C and C++ clients (connect),
 # over IPv6 and IPv4 loopback, ci build.
 examples_smoke() {
   local bin=build/ci/examples address log port pid i ok=1
+  echo "== examples: accept and connect over loopback"
   for address in ::1 127.0.0.1; do
     log=build/test-examples-$address.log
     "$bin/asock-echo-coro" --port 0 --address "$address" >"$log" 2>&1 &
@@ -102,29 +189,8 @@ examples_smoke() {
   fi
 }
 
-trap 'kill_echo_server' EXIT
-trap 'exit 130' INT TERM
-
-run_preset ci
-run_preset asan
-run_preset tsan
-# The fault walk's totals (ctest ran it test by test; one process gives the sums docs quote).
-if [[ " ${built[*]} " == *" asan "* ]]; then
-  walk=$(build/asan/tests/asock_fault_tests --gtest_filter='*FaultWalk*' 2>/dev/null | grep -F '[ fault walk ] total:' || true)
-  summary+=("fault walk (asan): ${walk#*total: }")
-fi
-# One minute of the API fuzzer (clang-14, ASan + UBSan, both backends); fails on any crash.
-echo "== fuzz: 60 s"
-if bash scripts/fuzz.sh 60 | tee build/test-fuzz.log; then
-  summary+=("$(grep -E '^fuzz: [0-9]+ executions' build/test-fuzz.log | tail -n 1)")
-else
-  summary+=("fuzz: FAILED (build/test-fuzz.log, build/fuzz/artifacts/)")
-  failed=1
-fi
-# The installed package: find_package and pkg-config consumers, C and C++; the examples.
-if [[ " ${built[*]} " == *" ci "* ]]; then
-  echo "== examples: accept and connect over loopback"
-  examples_smoke
+# The installed package: find_package and pkg-config consumers, C and C++.
+package_stage() {
   echo "== package: install and build consumers"
   if bash scripts/package_test.sh build/ci | tee build/test-package.log; then
     summary+=("$(tail -n 1 build/test-package.log)")
@@ -132,20 +198,82 @@ if [[ " ${built[*]} " == *" ci "* ]]; then
     summary+=("package: FAILED (build/test-package.log)")
     failed=1
   fi
-fi
+}
+
 # The Windows build: cross-compiled with mingw-w64, every test binary run under Wine. The
 # first Wine start on a machine creates its prefix (about 15 s): done once here, up front.
-echo "== win64: preparing Wine"
-WINEDEBUG=-all wineboot -i >/dev/null 2>&1 || true
-run_preset win64
-if [[ " ${built[*]} " == *" asan "* ]]; then
-  echo "== asan: echo server smoke"
-  echo_smoke
-fi
+win64_stage() {
+  echo "== win64: preparing Wine"
+  WINEDEBUG=-all wineboot -i >/dev/null 2>&1 || true
+  run_preset win64
+}
+
+# echo_smoke: the asan build's asock-echo-server under asock-loadgen, 1 s per backend; the
+# sanitizers make the server exit non-zero on any error they find.
+echo_smoke() {
+  local bin=build/asan/examples backend status result
+  echo "== echo: the asan build's echo server under load"
+  for backend in io_uring epoll; do
+    status=0
+    start_echo_server "$bin/asock-echo-server" "$backend" "build/test-echo-$backend.log" --threads 2 || status=$?
+    if [[ $status -eq 3 && $backend == io_uring ]]; then
+      if [[ $ASOCK_REQUIRE_IO_URING == 1 ]]; then
+        summary+=("echo smoke (asan) io_uring: FAILED: io_uring not available here, and ASOCK_REQUIRE_IO_URING=1 requires it")
+        failed=1
+      else
+        summary+=("echo smoke (asan) io_uring: skipped, io_uring not available here")
+      fi
+      continue
+    elif [[ $status -ne 0 ]]; then
+      summary+=("echo smoke (asan) $backend: FAILED: the server did not start (build/test-echo-$backend.log)")
+      failed=1
+      continue
+    fi
+    status=0
+    result=$("$bin/asock-loadgen" --port "$SERVER_PORT" --connections 8 --size 100000 --seconds 1 --warmup 0.2) || status=$?
+    stop_echo_server || status=$?
+    if [[ $status -ne 0 ]]; then
+      summary+=("echo smoke (asan) $backend: FAILED: $result (server log: build/test-echo-$backend.log)")
+      failed=1
+    else
+      summary+=("echo smoke (asan) $backend: ok, $(sed -n 's/.*"round_trips":\([0-9]*\).*/\1/p' <<<"$result") round trips checked")
+    fi
+  done
+}
+
+trap 'kill_echo_server' EXIT
+trap 'exit 130' INT TERM
+
+# run_stage NAME: runs the stage and appends its duration to the summary.
+durations=()
+run_stage() {
+  local stage=$1 started=$SECONDS
+  case "$stage" in
+    ci) run_preset ci ;;
+    asan)
+      run_preset asan
+      [[ " ${built[*]} " != *" asan "* ]] || fault_walk_totals
+      ;;
+    tsan) run_preset tsan ;;
+    fuzz) fuzz_stage ;;
+    examples) build_preset ci && examples_smoke ;;
+    package) build_preset ci && package_stage ;;
+    win64) win64_stage ;;
+    echo) build_preset asan && echo_smoke ;;
+  esac
+  durations+=("$stage $((SECONDS - started)) s")
+}
+
+for stage in "${stage_names[@]}"; do
+  if wanted "$stage"; then
+    run_stage "$stage"
+  fi
+done
 
 echo
-echo "== summary"
-printf '  %s\n' "${summary[@]}"
+echo "== summary (stages: ${selected[*]})"
+printf '  %s\n' "$io_uring_line" "${summary[@]}"
+echo "  durations: $(printf '%s, ' "${durations[@]}" | sed 's/, $//'); total ${SECONDS} s"
 if [[ $failed -ne 0 ]]; then
   echo "test.sh: FAILED"
   exit 1

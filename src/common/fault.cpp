@@ -1,59 +1,21 @@
-// The test-only side of the fault-injection seam (built into the asock_fault library only).
+// The test-only side of the fault-injection seam (built into the asock_fault library only):
+// the C functions of fault_control.h.
 #include <atomic>
 
 #include "detail/fault.h"
-#include "support/fault_injection.h"
+#include "detail/fault_control.h"
 
 namespace asock::detail {
 namespace {
 
 constexpr unsigned kPoints = static_cast<unsigned>(FaultPoint::count_);
-static_assert(kPoints == ASOCK_FAULT_POINT_COUNT, "fault_injection.h numbers the points as FaultPoint");
+static_assert(kPoints == ASOCK_FAULT_POINT_COUNT);
 static_assert(kPoints <= 64, "a point is a bit of a 64-bit mask");
-static_assert(static_cast<unsigned>(FaultPoint::uring_enable_rings) == ASOCK_FAULT_POINT_URING_ENABLE_RINGS);
-static_assert(static_cast<unsigned>(FaultPoint::sys_timerfd_settime) == ASOCK_FAULT_POINT_SYS_TIMERFD_SETTIME);
-static_assert(static_cast<unsigned>(FaultPoint::sys_close) == ASOCK_FAULT_POINT_SYS_CLOSE);
 
 constexpr const char* kNames[kPoints] = {
-    "socket_alloc",
-    "op_alloc",
-    "thread_start",
-    "op_block_alloc",
-    "op_iov_alloc",
-    "engine_alloc",
-    "loop_alloc",
-    "backend_alloc",
-    "stash_alloc",
-    "sys_close",
-    "sys_sendmsg",
-    "sys_recvmsg",
-    "sys_getsockopt",
-    "sys_shutdown",
-    "sys_epoll_create",
-    "sys_epoll_ctl",
-    "sys_epoll_wait",
-    "sys_eventfd",
-    "sys_eventfd_read",
-    "sys_eventfd_write",
-    "uring_setup",
-    "uring_submit",
-    "uring_submit_and_wait",
-    "uring_get_events",
-    "uring_wait_cqe",
-    "uring_sync_cancel",
-    "uring_enable_rings",
-    "listener_alloc",
-    "accept_alloc",
-    "connect_alloc",
-    "sys_socket",
-    "sys_setsockopt",
-    "sys_bind",
-    "sys_listen",
-    "sys_getsockname",
-    "sys_accept",
-    "sys_connect",
-    "sys_timerfd_create",
-    "sys_timerfd_settime",
+#define ASOCK_FAULT_POINT(NAME, name, default_errno) #name,
+#include "detail/fault_points.h"
+#undef ASOCK_FAULT_POINT
 };
 
 // Counts down over the calls at armed points; the call that finds it at 0 fails. UINT64_MAX
@@ -85,9 +47,10 @@ bool inject_fault(FaultPoint point) noexcept
     }
     if (left != 0)
         return false;
-    if (fired.fetch_add(1, std::memory_order_acq_rel) != 0)
-        return false;  // another call already took the one failure
-    return true;
+    // Every later call finds 0 too: the first takes the one failure, and fired counts failures
+    // injected (0 or 1), not the calls that came after.
+    uint64_t none = 0;
+    return fired.compare_exchange_strong(none, 1, std::memory_order_acq_rel);
 }
 
 int fault_errno(FaultPoint point) noexcept

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -52,12 +53,30 @@ static int wait_for(atomic_int* flag)
     return atomic_load(flag);
 }
 
+/* ASOCK_REQUIRE_IO_URING=1: this machine has io_uring, and its absence is a failure, not a
+   skip (as io_uring_usable in tests/support/test_support.h). */
+static int io_uring_required(void)
+{
+    const char* value = getenv("ASOCK_REQUIRE_IO_URING");
+    return value != NULL && strcmp(value, "1") == 0;
+}
+
 static int run(ASOCK_LINUX_BACKEND backend)
 {
     EXECUTION_ENGINE_PARAMETERS parameters = {1, 0};
     EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, backend);
+    if (engine == NULL && backend == ASOCK_LINUX_BACKEND_IO_URING && !execution_engine_linux_io_uring_available())
+    {
+        if (io_uring_required())
+        {
+            fprintf(stderr, "c11_program: io_uring cannot be used on this machine, but ASOCK_REQUIRE_IO_URING=1 requires it\n");
+            return 1;
+        }
+        printf("%s: skipped, io_uring cannot be used on this machine\n", ASOCK_LINUX_BACKEND_to_string(backend));
+        return 0;
+    }
     if (engine == NULL)
-        return backend == ASOCK_LINUX_BACKEND_IO_URING && !execution_engine_linux_io_uring_available() ? 0 : 1;
+        return 1;
 
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)

@@ -255,7 +255,7 @@ const bool probe_child_ran = [] {
 TEST(DescriptorLimitProbe, io_uring_stays_available_after_a_first_probe_at_the_descriptor_limit)
 {
     ASSERT_FALSE(probe_child_ran);
-    if (!execution_engine_linux_io_uring_available())
+    if (!io_uring_usable())
         GTEST_SKIP() << "io_uring cannot be used on this machine";
     std::vector<std::string> variables;
     for (char** variable = environ; *variable != nullptr; ++variable)

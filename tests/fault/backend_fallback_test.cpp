@@ -40,7 +40,7 @@ class BackendFallback : public ::testing::Test
 protected:
     void SetUp() override
     {
-        if (execution_engine_linux_io_uring_available() == 0)
+        if (!io_uring_usable())
             GTEST_SKIP() << "io_uring cannot be used on this machine: the default is epoll anyway";
         if (const char* value = std::getenv("ASOCK_BACKEND"))
             saved_ = value;

@@ -243,7 +243,7 @@ private:
     std::thread thread_;
 };
 
-// A point walked with an error other than its default (fault.h): the other way the caller
+// A point walked with an error other than its default (fault_points.h): the other way the caller
 // handles the call's failure.
 struct ErrorVariant
 {

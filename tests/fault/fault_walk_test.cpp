@@ -21,7 +21,7 @@ using std::chrono::seconds;
 constexpr milliseconds kCompletionWait{5000};
 constexpr auto kRunLimit = seconds(60);
 
-// Other errors walked besides each point's default (fault.h): the caller's other way of
+// Other errors walked besides each point's default (fault_points.h): the caller's other way of
 // handling the failure.
 constexpr ErrorVariant kErrorVariants[] = {
     {ASOCK_FAULT_POINT_SYS_SENDMSG, EINTR},             // retried at once

@@ -36,7 +36,7 @@ protected:
         EXPECT_EQ(1u, fired) << "the failure was not injected";
         EXPECT_EQ(failing + 1, calls) << "threads were started after the one that failed";
         // The threads that did start were stopped and joined, the backends' descriptors closed.
-        EXPECT_EQ(thread_baseline, thread_count());
+        EXPECT_EQ(thread_baseline, settled_thread_count(thread_baseline));
         EXPECT_EQ(fd_baseline, open_fd_count());
     }
 };
@@ -76,7 +76,7 @@ TEST_P(ThreadStartFailure, engines_work_again_once_threads_can_start)
     async_socket_destroy(s);
     ::close(c.peer);
     execution_engine_dec_ref(engine);
-    EXPECT_EQ(thread_baseline, thread_count());
+    EXPECT_EQ(thread_baseline, settled_thread_count(thread_baseline));
 }
 
 // Allocation failures in every API call that allocates: a result, not an exception.

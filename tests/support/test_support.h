@@ -7,6 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -109,10 +111,34 @@ inline EXECUTION_ENGINE_HANDLE make_engine(Backend, uint32_t threads = 1)
 
 inline std::vector<Backend> platform_backends() { return {Backend::io_uring, Backend::epoll}; }
 
+// ASOCK_REQUIRE_IO_URING=1 says that this machine has io_uring (scripts/test.sh sets it on
+// Linux 6.0 or later unless told otherwise, .ci/run always): a test that would skip because
+// io_uring cannot be used fails instead, so that a run never passes with the io_uring half of
+// the suite skipped. Unset, empty or 0: such tests skip.
+inline bool io_uring_required()
+{
+    const char* value = std::getenv("ASOCK_REQUIRE_IO_URING");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+}
+
+// Whether io_uring can be used here, by the library's own probe. Every test that skips (or
+// leaves out a part) without io_uring asks this: where it cannot be used but is required,
+// the running test fails, saying why, whether or not it then skips (a test with a failure
+// and a skip counts as failed).
+inline bool io_uring_usable()
+{
+    if (execution_engine_linux_io_uring_available() != 0)
+        return true;
+    if (io_uring_required())
+        ADD_FAILURE() << "io_uring cannot be used on this machine (execution_engine_linux_io_uring_available() is 0: kernel older than 6.0, "
+                         "kernel.io_uring_disabled, or seccomp), but ASOCK_REQUIRE_IO_URING=1 requires it: failing instead of skipping";
+    return false;
+}
+
 inline bool backend_available(Backend backend)
 {
     if (backend == Backend::io_uring)
-        return execution_engine_linux_io_uring_available() != 0;
+        return io_uring_usable();
     return backend == Backend::epoll;
 }
 

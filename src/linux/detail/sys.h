@@ -1,16 +1,15 @@
 // Every system call the library makes goes through here, so that tests can make any of them
 // fail (see the fault-injection tests). Each returns what the call returns, with errno set
-// as the call sets it (liburing's calls: -errno). A failure injected at a point (fault.h,
-// which also lists the error each one reports) returns the call's failure without making the
-// call, except where the real call has an effect that its failure does not undo (close,
-// shutdown, the eventfd write): those make the call, then report the failure.
+// as the call sets it (liburing's calls: -errno). A failure injected at a point (fault.h; the
+// points and the error each reports are listed in fault_points.h) returns the call's failure
+// without making the call, except where the real call has an effect that its failure does not
+// undo (close, shutdown, the eventfd write): those make the call, then report the failure.
 #pragma once
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,15 +117,6 @@ inline int connect(int fd, const sockaddr* address, socklen_t length) noexcept
     return inject_call_fault(FaultPoint::sys_connect) ? -1 : ::connect(fd, address, length);
 }
 
-inline int timerfd_create(int clock, int flags) noexcept
-{
-    return inject_call_fault(FaultPoint::sys_timerfd_create) ? -1 : ::timerfd_create(clock, flags);
-}
-
-inline int timerfd_settime(int fd, int flags, const itimerspec* value, itimerspec* old_value) noexcept
-{
-    return inject_call_fault(FaultPoint::sys_timerfd_settime) ? -1 : ::timerfd_settime(fd, flags, value, old_value);
-}
 
 inline int epoll_create1(int flags) noexcept
 {
