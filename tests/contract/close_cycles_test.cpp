@@ -60,6 +60,10 @@ struct Round
     std::vector<Party> parties;
     std::atomic<int> arrived{0};
     std::atomic<int> missed_rendezvous{0};
+    // Set by trigger, after the parties' actions are written: the callbacks read them after
+    // they see it (the byte or connection that wakes them goes through the kernel, which a
+    // thread sanitizer cannot see as an order).
+    std::atomic<bool> armed{false};
     Counter callbacks_returned;
 
     explicit Round(size_t count) : parties(count)
@@ -81,6 +85,8 @@ struct Round
 void run_action(Party& party)
 {
     Round& round = *party.round;
+    while (!round.armed.load(std::memory_order_acquire))
+        std::this_thread::yield();
     round.arrived++;
     const int everyone = static_cast<int>(round.parties.size());
     if (!eventually([&] { return round.arrived.load() >= everyone; }, kRendezvous))
@@ -157,6 +163,7 @@ protected:
     // Makes every party's first operation complete (a byte, a connection).
     static void trigger(Round& round)
     {
+        round.armed.store(true, std::memory_order_release);
         for (Party& party : round.parties)
         {
             if (party.socket != nullptr)

@@ -65,10 +65,17 @@ TEST_P(ListenerClose, a_callback_closing_two_listeners_of_its_loop_returns_while
     {
         EXPECT_TRUE(accepts[k].done.wait_for(1));
         EXPECT_EQ(1, accepts[k].calls.load());
-        EXPECT_EQ(ASYNC_SOCKET_ACCEPT_ABANDONED, accepts[k].result.load()) << "listener " << k;
+        // Linux: the loop is inside the callback, so no accept can complete before the closes.
+        // Windows: the second listener's accept completes on another pool thread meanwhile.
+        if (kCallbacksRunOnTheSocketsLoopThread || k == 0)
+            EXPECT_EQ(ASYNC_SOCKET_ACCEPT_ABANDONED, accepts[k].result.load()) << "listener " << k;
+        else
+            EXPECT_NE(ASYNC_SOCKET_ACCEPT_ERROR, accepts[k].result.load()) << "listener " << k;
+        async_socket_destroy(accepts[k].socket.load());  // the connection, if it was accepted
         async_socket_listener_destroy(state->listeners[k]);
     }
-    // The connection the kernel accepted for the closed listener is closed, not leaked.
+    // The connection is closed, not leaked (on Linux: the one the kernel had accepted for the
+    // closed listener).
     EXPECT_TRUE(reaches_end_of_stream(client));
     // The loop still serves its sockets.
     ReceiveRecord received;
