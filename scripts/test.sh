@@ -6,7 +6,7 @@
 # Environment:
 #   ASOCK_TEST_JOBS          parallel ctest jobs (default 2)
 #   ASOCK_REQUIRE_IO_URING   1: a test that would skip because io_uring cannot be used fails
-#                            instead (tests/support/test_support.h); 0: such tests may skip.
+#                            instead (tests/support/helpers.h); 0: such tests may skip.
 #                            Unset: 1 on Linux 6.0 or later with kernel.io_uring_disabled 0
 #                            (where io_uring should work), 0 elsewhere. Set it to 0 in a
 #                            container whose seccomp profile forbids io_uring.

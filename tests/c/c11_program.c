@@ -54,7 +54,7 @@ static int wait_for(atomic_int* flag)
 }
 
 /* ASOCK_REQUIRE_IO_URING=1: this machine has io_uring, and its absence is a failure, not a
-   skip (as io_uring_usable in tests/support/test_support.h). */
+   skip (as io_uring_usable in tests/support/helpers.h). */
 static int io_uring_required(void)
 {
     const char* value = getenv("ASOCK_REQUIRE_IO_URING");

@@ -23,76 +23,6 @@
 
 namespace asock_test {
 
-// What one accept completion reported.
-struct AcceptRecord
-{
-    std::atomic<int> calls{0};
-    std::atomic<ASYNC_SOCKET_ACCEPT_RESULT> result{ASYNC_SOCKET_ACCEPT_ERROR};
-    std::atomic<ASYNC_SOCKET_HANDLE> socket{nullptr};
-    std::atomic<int> error{-1};
-    std::atomic<std::thread::id> thread{};
-    Counter done;
-
-    static void callback(void* context, ASYNC_SOCKET_ACCEPT_RESULT accept_result, ASYNC_SOCKET_HANDLE accepted_socket, int accept_error)
-    {
-        auto* self = static_cast<AcceptRecord*>(context);
-        self->result = accept_result;
-        self->socket = accepted_socket;
-        self->error = accept_error;
-        self->thread = std::this_thread::get_id();
-        self->calls++;
-        self->done.add();
-    }
-};
-
-// What one connect completion reported.
-struct ConnectRecord
-{
-    std::atomic<int> calls{0};
-    std::atomic<ASYNC_SOCKET_CONNECT_RESULT> result{ASYNC_SOCKET_CONNECT_ERROR};
-    std::atomic<ASYNC_SOCKET_HANDLE> socket{nullptr};
-    std::atomic<int> error{-1};
-    std::atomic<std::thread::id> thread{};
-    Counter done;
-
-    static void callback(void* context, ASYNC_SOCKET_CONNECT_RESULT connect_result, ASYNC_SOCKET_HANDLE connected_socket, int connect_error)
-    {
-        auto* self = static_cast<ConnectRecord*>(context);
-        self->result = connect_result;
-        self->socket = connected_socket;
-        self->error = connect_error;
-        self->thread = std::this_thread::get_id();
-        self->calls++;
-        self->done.add();
-    }
-};
-
-// Destroys a listener at the end of the scope. Declare it after the records its accepts write
-// to, so that the listener goes (completing them) before they do.
-class OwnedListener
-{
-public:
-    explicit OwnedListener(ASYNC_SOCKET_LISTENER_HANDLE listener = nullptr) noexcept : listener_(listener) {}
-    ~OwnedListener() { destroy(); }
-    OwnedListener(const OwnedListener&) = delete;
-    OwnedListener& operator=(const OwnedListener&) = delete;
-    ASYNC_SOCKET_LISTENER_HANDLE get() const noexcept { return listener_; }
-    void destroy() noexcept
-    {
-        async_socket_listener_destroy(listener_);
-        listener_ = nullptr;
-    }
-    ASYNC_SOCKET_LISTENER_HANDLE release() noexcept
-    {
-        ASYNC_SOCKET_LISTENER_HANDLE listener = listener_;
-        listener_ = nullptr;
-        return listener;
-    }
-
-private:
-    ASYNC_SOCKET_LISTENER_HANDLE listener_;
-};
-
 // Whether an engine that is alive has more threads than before it was made. Linux: its loop
 // threads live until the last reference goes. Windows: the pool's threads come and go (idle
 // ones end, CloseThreadpool releases them asynchronously), so only "they end" is checked.
@@ -356,7 +286,7 @@ protected:
     }
 
     // Accepts and connects once over address; both sockets are returned open.
-    void connect_pair(const char* address, seed::OwnedSocket& accepted, seed::OwnedSocket& connected)
+    void connect_pair(const char* address, OwnedSocket& accepted, OwnedSocket& connected)
     {
         AcceptRecord accept;
         ConnectRecord connect;

@@ -77,7 +77,7 @@ struct LockedProxy
         const bool locked = side.lock.lock();
         side.calls++;
         self.arrived++;
-        (void)eventually([&] { return self.arrived.load() >= 2; }, std::chrono::milliseconds(2000));
+        (void)wait_until([&] { return self.arrived.load() >= 2; }, std::chrono::milliseconds(2000));
         async_socket_destroy(self.sockets[1 - side.index]);
         if (locked)
             side.lock.unlock();
@@ -108,7 +108,7 @@ TEST_P(CallbacksNeverNestLinux, two_sides_of_a_proxy_destroying_each_other_under
         Connection c[2] = {tcp_connection(), tcp_connection()};
         for (int k = 0; k < 2; ++k)
         {
-            state->sockets[k] = open_on(two_loops, c[k].ours);
+            state->sockets[k] = create_and_open(two_loops, c[k].ours);
             LockedProxy::Side& side = state->sides[k];
             ASYNC_SOCKET_BUFFER first{side.first.data(), static_cast<uint32_t>(side.first.size())};
             ASYNC_SOCKET_BUFFER second{side.second.data(), static_cast<uint32_t>(side.second.size())};

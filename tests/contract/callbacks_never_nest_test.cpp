@@ -81,7 +81,7 @@ struct CrossingCloses
         OnStack running(side.probe);
         CrossingCloses& self = *side.owner;
         self.arrived++;
-        (void)eventually([&] { return self.arrived.load() >= 2; }, std::chrono::milliseconds(2000));
+        (void)wait_until([&] { return self.arrived.load() >= 2; }, std::chrono::milliseconds(2000));
         async_socket_close(self.sockets[1 - side.index]);
         self.closes_returned.add();
         self.completions.add();
@@ -113,7 +113,7 @@ TEST_P(CallbacksNeverNest, two_loops_closing_each_others_socket_from_callbacks_r
         Connection c[2] = {tcp_connection(), tcp_connection()};
         for (int k = 0; k < 2; ++k)
         {
-            state->sockets[k] = open_on(two_loops, c[k].ours);
+            state->sockets[k] = create_and_open(two_loops, c[k].ours);
             CrossingCloses::Side& side = state->sides[k];
             ASYNC_SOCKET_BUFFER first{side.first.data(), static_cast<uint32_t>(side.first.size())};
             ASYNC_SOCKET_BUFFER second{side.second.data(), static_cast<uint32_t>(side.second.size())};
@@ -184,7 +184,7 @@ TEST_P(CallbacksNeverNest, an_accept_callback_that_accepts_again_then_closes_a_s
     ASSERT_EQ(ASYNC_SOCKET_LISTENER_CREATE_OK, async_socket_listener_create(two_loops, "127.0.0.1", 0, 16, &listener, nullptr));
     state->listener = listener;
     Connection c = tcp_connection();
-    state->other = open_on(two_loops, c.ours);
+    state->other = create_and_open(two_loops, c.ours);
     ReceiveRecord pending;
     std::array<uint8_t, 16> pending_buffer{};
     ASYNC_SOCKET_BUFFER b{pending_buffer.data(), static_cast<uint32_t>(pending_buffer.size())};

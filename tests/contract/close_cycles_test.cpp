@@ -89,7 +89,7 @@ void run_action(Party& party)
         std::this_thread::yield();
     round.arrived++;
     const int everyone = static_cast<int>(round.parties.size());
-    if (!eventually([&] { return round.arrived.load() >= everyone; }, kRendezvous))
+    if (!wait_until([&] { return round.arrived.load() >= everyone; }, kRendezvous))
         round.missed_rendezvous++;
     party.acting = true;
     party.action();
@@ -142,7 +142,7 @@ protected:
         Party& party = round.parties[index];
         Connection c = tcp_connection();
         party.peer = c.peer;
-        party.socket = open_on(engine_of(index), c.ours);
+        party.socket = create_and_open(engine_of(index), c.ours);
         for (Party::Op& op : party.ops)
         {
             ASYNC_SOCKET_BUFFER buffer{op.buffer.data(), static_cast<uint32_t>(op.buffer.size())};
@@ -305,7 +305,7 @@ TEST_P(CloseCycles, a_destroy_from_a_third_callback_during_two_sockets_closing_e
             // Once both closes are under way (b's close of a has begun: a refuses operations),
             // so that this destroy meets the close of a. If b never got that far, a is left to
             // the end of the round: b's close of a may still come.
-            (void)eventually([&] { return a.acting.load() && b.acting.load(); }, kRendezvous);
+            (void)wait_until([&] { return a.acting.load() && b.acting.load(); }, kRendezvous);
             if (!wait_until_not_open(a.socket, kRendezvous))
                 return;
             a.destroyed = true;

@@ -74,7 +74,7 @@ protected:
         auto* state = new RaceRound();
         Connection c = local_connection();
         ScopedSocket peer(c.peer);
-        state->socket = open_on(on_engine, c.ours);
+        state->socket = create_and_open(on_engine, c.ours);
         ASYNC_SOCKET_BUFFER running_buffer{state->running_buffer.data(), static_cast<uint32_t>(state->running_buffer.size())};
         ASYNC_SOCKET_BUFFER pending_buffer{state->pending_buffer.data(), static_cast<uint32_t>(state->pending_buffer.size())};
         EXPECT_EQ(0, async_socket_receive_async(state->socket, &running_buffer, 1, GatedReceive::callback, &state->running));

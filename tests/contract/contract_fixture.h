@@ -4,64 +4,9 @@
 #include <atomic>
 #include <thread>
 
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 namespace asock_test {
-
-// What one send completion reported.
-struct SendRecord
-{
-    std::atomic<int> calls{0};
-    std::atomic<ASYNC_SOCKET_SEND_RESULT> result{ASYNC_SOCKET_SEND_OK};
-    std::atomic<std::thread::id> thread{};
-    Counter done;
-
-    static void callback(void* context, ASYNC_SOCKET_SEND_RESULT send_result)
-    {
-        auto* self = static_cast<SendRecord*>(context);
-        self->result = send_result;
-        self->thread = std::this_thread::get_id();
-        self->calls++;
-        self->done.add();
-    }
-};
-
-// What one receive completion reported.
-struct ReceiveRecord
-{
-    std::atomic<int> calls{0};
-    std::atomic<ASYNC_SOCKET_RECEIVE_RESULT> result{ASYNC_SOCKET_RECEIVE_OK};
-    std::atomic<uint32_t> bytes{0};
-    std::atomic<std::thread::id> thread{};
-    Counter done;
-
-    static void callback(void* context, ASYNC_SOCKET_RECEIVE_RESULT receive_result, uint32_t bytes_received)
-    {
-        auto* self = static_cast<ReceiveRecord*>(context);
-        self->result = receive_result;
-        self->bytes = bytes_received;
-        self->thread = std::this_thread::get_id();
-        self->calls++;
-        self->done.add();
-    }
-};
-
-struct OpenRecord
-{
-    std::atomic<int> calls{0};
-    std::atomic<ASYNC_SOCKET_OPEN_RESULT> result{ASYNC_SOCKET_OPEN_ERROR};
-    std::atomic<std::thread::id> thread{};
-    Counter done;
-
-    static void callback(void* context, ASYNC_SOCKET_OPEN_RESULT open_result)
-    {
-        auto* self = static_cast<OpenRecord*>(context);
-        self->result = open_result;
-        self->thread = std::this_thread::get_id();
-        self->calls++;
-        self->done.add();
-    }
-};
 
 // Where the seed's Windows design and the Linux contract differ, the tests ask these
 // instead of assuming one platform (docs/requirements/async_socket_win32_notes.md explains
@@ -117,16 +62,7 @@ protected:
     }
 
     // Creates an async socket on handle and opens it, waiting for the open callback.
-    ASYNC_SOCKET_HANDLE open_socket(SOCKET_HANDLE handle)
-    {
-        ASYNC_SOCKET_HANDLE socket = async_socket_create(engine, handle);
-        EXPECT_NE(socket, nullptr);
-        OpenRecord open;
-        EXPECT_EQ(0, async_socket_open_async(socket, OpenRecord::callback, &open));
-        EXPECT_TRUE(open.done.wait_for(1));
-        EXPECT_EQ(ASYNC_SOCKET_OPEN_OK, open.result.load());
-        return socket;
-    }
+    ASYNC_SOCKET_HANDLE open_socket(SOCKET_HANDLE handle) { return create_and_open(engine, handle); }
 
     EXECUTION_ENGINE_HANDLE engine = nullptr;
 };

@@ -150,7 +150,7 @@ TEST_P(DescriptorLimit, engine_create_at_the_descriptor_limit_returns_null_and_l
     const size_t threads = thread_count();
     {
         Connection rehearsal = local_connection();
-        FdGuard peer(rehearsal.peer);
+        ScopedSocket peer(rehearsal.peer);
         EXECUTION_ENGINE_HANDLE warm = make_engine(GetParam(), 2);
         ASSERT_NE(nullptr, warm);
         EXPECT_TRUE(run_socket(warm, rehearsal.ours, peer.get()).exchanged);
@@ -158,8 +158,8 @@ TEST_P(DescriptorLimit, engine_create_at_the_descriptor_limit_returns_null_and_l
     }
 
     Connection c = local_connection();  // made before the limit: the new engine's test socket
-    FdGuard peer(c.peer);
-    FdGuard ours(c.ours);
+    ScopedSocket peer(c.peer);
+    ScopedSocket ours(c.ours);
     // Each loop needs descriptors (a ring or an epoll set, and an eventfd): with 0, 1, 2...
     // free, the engine of two loops fails part-way through, until there are enough. A failed
     // create must leave every descriptor it took free again.
@@ -202,13 +202,13 @@ TEST_P(DescriptorLimit, sockets_of_an_existing_engine_open_and_move_bytes_at_the
 {
     {
         Connection rehearsal = local_connection();
-        FdGuard peer(rehearsal.peer);
+        ScopedSocket peer(rehearsal.peer);
         const SocketRun run = run_socket(engine, rehearsal.ours, peer.get());
         ASSERT_TRUE(run.created && run.opened && run.exchanged && run.pending_abandoned);
     }
     Connection c = local_connection();
-    FdGuard peer(c.peer);
-    FdGuard ours(c.ours);
+    ScopedSocket peer(c.peer);
+    ScopedSocket ours(c.ours);
     SocketRun run;
     bool full = false;
     {

@@ -25,10 +25,6 @@
 
 namespace asock_test {
 
-// How long a test waits for something that may deadlock before it reports a failure. Well
-// below the ctest timeout, well above anything a loaded machine needs.
-inline constexpr auto kHangTimeout = std::chrono::seconds(10);
-
 // Platform differences that kPlatform (contract_fixture.h) does not name.
 //
 // Linux: every callback of a socket runs on the socket's loop thread, one of the engine's
@@ -78,100 +74,6 @@ inline bool flags_say_nonblocking(int flags)
 #else
     return (flags & O_NONBLOCK) != 0;
 #endif
-}
-
-// Runs fn on a thread of its own and waits at most timeout for it to return. On timeout the
-// thread is left running (detached) and false is returned: fn must then only touch memory
-// that the test leaks, which is why it is taken by value and every state it uses should be
-// reached through pointers the test does not free when this returns false.
-// Runs calls on threads that never end. Under Wine an overlapped operation whose OVERLAPPED
-// has an event (the seed's design) is cancelled when the thread that started it exits
-// (docs/requirements/async_socket_win32_notes.md), so a thread that starts an operation a
-// test expects to stay pending must outlive it. Idle threads are reused.
-class LastingThreads
-{
-public:
-    static void run(std::function<void()> call)
-    {
-        static LastingThreads* threads = new LastingThreads();  // never destroyed: its threads never end
-        threads->submit(std::move(call));
-    }
-
-private:
-    void submit(std::function<void()> call)
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        calls_.push_back(std::move(call));
-        if (idle_ == 0)
-            std::thread([this] { serve(); }).detach();
-        else
-            cv_.notify_one();
-    }
-
-    void serve()
-    {
-        std::unique_lock<std::mutex> lock(mutex_);
-        for (;;)
-        {
-            ++idle_;
-            cv_.wait(lock, [this] { return !calls_.empty(); });
-            --idle_;
-            std::function<void()> call = std::move(calls_.front());
-            calls_.pop_front();
-            lock.unlock();
-            call();
-            lock.lock();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<std::function<void()>> calls_;
-    size_t idle_ = 0;
-};
-
-// Runs fn on another thread (one that outlives it) and waits for it at most timeout: false if
-// it did not return in time (a hang: the call is left running).
-template <typename F>
-bool finishes_within(std::chrono::milliseconds timeout, F fn)
-{
-    auto done = std::make_shared<Counter>();
-    auto shared = std::make_shared<F>(std::move(fn));
-    LastingThreads::run([done, shared] {
-        (*shared)();
-        done->add();
-    });
-    return done->wait_for(1, timeout);
-}
-
-// Polls pred until it is true or the timeout passes.
-template <typename Predicate>
-bool eventually(Predicate pred, std::chrono::milliseconds timeout = kTimeout)
-{
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred())
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return true;
-}
-
-// Creates an async socket on handle on the given engine and opens it, waiting for the open
-// callback. Returns the thread the open callback ran on through loop_thread (on Linux the
-// socket's loop thread; on Windows the caller's, see kPlatform.open_completes_inside_open).
-inline ASYNC_SOCKET_HANDLE open_on(EXECUTION_ENGINE_HANDLE on_engine, SOCKET_HANDLE handle, std::thread::id* loop_thread = nullptr)
-{
-    ASYNC_SOCKET_HANDLE socket = async_socket_create(on_engine, handle);
-    EXPECT_NE(socket, nullptr);
-    OpenRecord open;
-    EXPECT_EQ(0, async_socket_open_async(socket, OpenRecord::callback, &open));
-    EXPECT_TRUE(open.done.wait_for(1));
-    EXPECT_EQ(ASYNC_SOCKET_OPEN_OK, open.result.load());
-    if (loop_thread != nullptr)
-        *loop_thread = open.thread.load();
-    return socket;
 }
 
 // A TCP connection whose sends get stuck quickly when the peer does not read: small kernel

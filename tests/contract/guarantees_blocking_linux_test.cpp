@@ -84,7 +84,7 @@ TEST_P(Sigpipe, sending_to_a_closed_unix_peer_raises_no_sigpipe)
     SigpipeCounter counter;
     ASSERT_TRUE(counter.installed());
     Connection c = local_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     // Without MSG_NOSIGNAL, a write to an AF_UNIX stream whose peer closed raises SIGPIPE.
     close_socket(c.peer);
     send_until_failure(s, counter);
@@ -97,7 +97,7 @@ TEST_P(Sigpipe, sending_after_a_tcp_reset_raises_no_sigpipe)
     SigpipeCounter counter;
     ASSERT_TRUE(counter.installed());
     Connection c = tcp_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     // The receive collects the reset (ECONNRESET); after it, a write fails with EPIPE, which
     // raises SIGPIPE unless MSG_NOSIGNAL is given.
     std::array<uint8_t, 64> in{};

@@ -120,7 +120,7 @@ protected:
 TEST_P(Blocking, a_send_that_cannot_finish_returns_to_the_caller_at_once)
 {
     Connection c = small_buffer_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     auto* state = new StuckSend(64u * 1024 * 1024);
     if (!start_stuck_send(s, state))
         return;
@@ -143,8 +143,8 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_other_sockets_of_its_l
     Connection cs = small_buffer_connection();
     Connection ct = tcp_connection();
     // The fixture's engine has one loop: S and T share its thread.
-    ASYNC_SOCKET_HANDLE s = open_on(engine, cs.ours);
-    ASYNC_SOCKET_HANDLE t = open_on(engine, ct.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, cs.ours);
+    ASYNC_SOCKET_HANDLE t = create_and_open(engine, ct.ours);
     auto* state = new StuckSend(64u * 1024 * 1024);
     if (!start_stuck_send(s, state))
         return;
@@ -162,7 +162,7 @@ TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_other_sockets_of_its_l
 TEST_P(Blocking, a_send_that_cannot_finish_does_not_block_the_receives_of_its_socket)
 {
     Connection c = small_buffer_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     auto* state = new StuckSend(64u * 1024 * 1024);
     if (!start_stuck_send(s, state))
         return;
@@ -192,7 +192,7 @@ protected:
         {
             ASSERT_EQ(nonblocking, flags_say_nonblocking(*flags));
         }
-        ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+        ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
         EXPECT_EQ(flags, handle_status_flags(c.ours)) << "open changed the handle's mode";
 
         // A receive that waits for data.
@@ -279,8 +279,8 @@ TEST_P(BlockingModes, a_blocking_handle_with_a_stuck_send_and_an_empty_receive_b
             ASSERT_FALSE(flags_say_nonblocking(*flags));
         }
     }
-    ASYNC_SOCKET_HANDLE s = open_on(engine, cs.ours);
-    ASYNC_SOCKET_HANDLE t = open_on(engine, ct.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, cs.ours);
+    ASYNC_SOCKET_HANDLE t = create_and_open(engine, ct.ours);
     // A receive with no data on a blocking handle, and a send that cannot finish.
     std::array<uint8_t, 64> in{};
     ASYNC_SOCKET_BUFFER rb{in.data(), static_cast<uint32_t>(in.size())};
@@ -344,7 +344,7 @@ protected:
 TEST_P(VanishedPeer, sending_to_a_closed_local_peer_fails_and_the_process_lives_on)
 {
     Connection c = local_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     close_socket(c.peer);
     send_until_failure(s);
     async_socket_destroy(s);
@@ -354,7 +354,7 @@ TEST_P(VanishedPeer, sending_to_a_closed_local_peer_fails_and_the_process_lives_
 TEST_P(VanishedPeer, sending_after_a_tcp_reset_fails_and_the_process_lives_on)
 {
     Connection c = tcp_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     std::array<uint8_t, 64> in{};
     ASYNC_SOCKET_BUFFER rb{in.data(), static_cast<uint32_t>(in.size())};
     ReceiveRecord received;
@@ -389,7 +389,7 @@ TEST_P(Blocking, an_engine_with_nothing_to_do_uses_no_cpu)
     {
         auto b = std::make_unique<Busy>();
         b->c = small_buffer_connection();
-        b->socket = open_on(own, b->c.ours);
+        b->socket = create_and_open(own, b->c.ours);
         if (i >= 2)
         {
             ASYNC_SOCKET_BUFFER rb{b->in.data(), static_cast<uint32_t>(b->in.size())};

@@ -406,7 +406,7 @@ TEST_P(Callbacks, close_completes_every_pending_operation_once_as_abandoned_befo
 {
     Connection c = small_buffer_connection();
     std::thread::id loop_thread;
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours, &loop_thread);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours, &loop_thread);
     const std::vector<uint8_t> big(kStuckSendSize, 0x5a);
 
     constexpr int kReceives = 3;
@@ -566,11 +566,11 @@ void no_callback_after(Backend backend, bool destroy)
         Connection c = tcp_connection();
         all.push_back(std::make_unique<Traffic>());
         Traffic& t = *all.back();
-        t.socket = open_on(own, c.ours);
+        t.socket = create_and_open(own, c.ours);
         std::atomic<bool> stop{false};
         std::thread peer([&] { pump_peer(c.peer, stop); });
         t.start();
-        const bool flowing = eventually([&] { return t.callbacks.load() >= 20; });
+        const bool flowing = wait_until([&] { return t.callbacks.load() >= 20; });
         EXPECT_TRUE(flowing) << "no traffic";
         std::this_thread::sleep_for(std::chrono::microseconds(random() % 500));
         if (destroy)
@@ -788,7 +788,7 @@ protected:
         }
         else
         {
-            state->socket = open_on(engine, c.ours);
+            state->socket = create_and_open(engine, c.ours);
             if (trigger == Trigger::receive)
             {
                 ASYNC_SOCKET_BUFFER b{state->trigger_buffer.data(), static_cast<uint32_t>(state->trigger_buffer.size())};
@@ -904,8 +904,8 @@ protected:
         Connection cb = small_buffer_connection();
         auto* state = new CrossClose();  // leaked if the close deadlocks
         std::thread::id a_loop, b_loop;
-        state->a = open_on(a_engine, ca.ours, &a_loop);
-        state->b = open_on(b_engine, cb.ours, &b_loop);
+        state->a = create_and_open(a_engine, ca.ours, &a_loop);
+        state->b = create_and_open(b_engine, cb.ours, &b_loop);
         // Windows has no loops: the placement of the sockets is Linux's.
         if (kCallbacksRunOnTheSocketsLoopThread)
         {
@@ -1035,10 +1035,10 @@ void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend,
     state->destroy_instead = destroy;
     std::thread::id la, lb, lf, lb2;
     // Round robin: A and the filler on one loop, B and B2 on the other.
-    state->a = open_on(own, ca.ours, &la);
-    state->b = open_on(own, cb.ours, &lb);
-    ASYNC_SOCKET_HANDLE filler = open_on(own, cf.ours, &lf);
-    state->b2 = open_on(own, cb2.ours, &lb2);
+    state->a = create_and_open(own, ca.ours, &la);
+    state->b = create_and_open(own, cb.ours, &lb);
+    ASYNC_SOCKET_HANDLE filler = create_and_open(own, cf.ours, &lf);
+    state->b2 = create_and_open(own, cb2.ours, &lb2);
     if (kCallbacksRunOnTheSocketsLoopThread)
     {
         ASSERT_NE(la, lb) << "test setup: A and B should be on different loops";
@@ -1078,7 +1078,7 @@ void close_a_while_its_callback_closes_a_socket_of_another_loop(Backend backend,
     }
     closer.join();
     EXPECT_FALSE(state->close_saw_callback_running.load()) << "close returned before the running callback of the socket returned";
-    EXPECT_TRUE(eventually([&] { return state->a_callback_returned.load(); }));
+    EXPECT_TRUE(wait_until([&] { return state->a_callback_returned.load(); }));
     if (!destroy)
         async_socket_destroy(state->a);
     async_socket_destroy(state->b);
@@ -1138,7 +1138,7 @@ struct Mutual
         self.first_calls[side.index]++;
         // Both callbacks run at once before either closes.
         self.arrived++;
-        if (!eventually([&] { return self.arrived.load() >= 2; }, 2000ms))
+        if (!wait_until([&] { return self.arrived.load() >= 2; }, 2000ms))
             self.missed_rendezvous++;
         async_socket_close(self.sockets[1 - side.index]);
         self.finished.add();
@@ -1157,8 +1157,8 @@ protected:
             auto* state = new Mutual();  // leaked if a close deadlocks
             Connection c[2] = {tcp_connection(), tcp_connection()};
             std::thread::id loops[2];
-            state->sockets[0] = open_on(first, c[0].ours, &loops[0]);
-            state->sockets[1] = open_on(second, c[1].ours, &loops[1]);
+            state->sockets[0] = create_and_open(first, c[0].ours, &loops[0]);
+            state->sockets[1] = create_and_open(second, c[1].ours, &loops[1]);
             if (kCallbacksRunOnTheSocketsLoopThread)
             {
                 EXPECT_NE(loops[0], loops[1]) << "test setup: the sockets should be on different loops";
@@ -1268,7 +1268,7 @@ TEST_P(Callbacks, a_close_waits_for_a_close_under_way_in_another_thread)
 {
     Connection c = small_buffer_connection();
     auto* state = new BlockedCallback();  // leaked if the closes never return
-    state->socket = open_on(engine, c.ours);
+    state->socket = create_and_open(engine, c.ours);
     ASYNC_SOCKET_BUFFER b{state->buffer.data(), static_cast<uint32_t>(state->buffer.size())};
     ASSERT_EQ(0, async_socket_receive_async(state->socket, &b, 1, BlockedCallback::on_receive, state));
     ASSERT_TRUE(state->pending.add_receive(state->socket));
@@ -1378,7 +1378,7 @@ TEST_P(Callbacks, a_close_waits_for_a_close_under_way_on_the_socket_s_loop_threa
     Connection cx = tcp_connection();
     Connection cy = tcp_connection();
     auto* state = new CloseOnLoopThread();  // leaked if a close never returns
-    state->y = open_on(engine, cy.ours);
+    state->y = create_and_open(engine, cy.ours);
     ASYNC_SOCKET_BUFFER b{state->y_buffer.data(), static_cast<uint32_t>(state->y_buffer.size())};
     ASSERT_EQ(0, async_socket_receive_async(state->y, &b, 1, CloseOnLoopThread::on_y_receive, state));
     ASSERT_TRUE(write_all(cy.peer, "y", 1));

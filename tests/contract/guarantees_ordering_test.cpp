@@ -67,7 +67,7 @@ TEST_P(Ordering, sends_from_several_threads_on_one_socket_are_never_interleaved)
     Connection c = tcp_connection();
     // A small kernel buffer: the sends go out in many partial writes.
     set_send_buffer(as_native(c.ours), 64 * 1024);
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
 
     // The peer parses the stream.
     std::string error;
@@ -223,7 +223,7 @@ TEST_P(Ordering, sends_from_one_thread_arrive_and_complete_in_the_order_issued)
 {
     constexpr uint32_t kSends = 10000;
     Connection c = tcp_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
 
     std::vector<uint64_t> numbers(kSends);
     for (uint32_t i = 0; i < kSends; ++i)
@@ -306,7 +306,7 @@ TEST_P(Ordering, receives_complete_in_the_order_issued_with_consecutive_bytes)
     constexpr uint32_t kReceives = 64;
     constexpr size_t kStreamSize = 48 * 1024;  // more than all the receives hold
     Connection c = tcp_connection();
-    ASYNC_SOCKET_HANDLE s = open_on(engine, c.ours);
+    ASYNC_SOCKET_HANDLE s = create_and_open(engine, c.ours);
     const std::vector<uint8_t> stream = pattern(kStreamSize, 11);
 
     CompletionOrder completions;

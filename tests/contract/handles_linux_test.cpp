@@ -63,7 +63,7 @@ TEST_P(Handles, open_fails_on_a_pipe)
 {
     int fds[2];
     ASSERT_EQ(0, ::pipe2(fds, O_CLOEXEC));
-    FdGuard write_end(fds[1]);
+    ScopedSocket write_end(fds[1]);
     expect_open_fails_and_destroy_closes(engine, fds[0]);
 }
 
@@ -85,7 +85,7 @@ TEST_P(Handles, open_fails_on_a_udp_socket)
 {
     // Connected, so that it could send and receive: it is still not a stream.
     const int server = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    FdGuard server_guard(server);
+    ScopedSocket server_guard(server);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -104,7 +104,7 @@ TEST_P(Handles, open_fails_on_a_unix_seqpacket_socket)
 {
     int fds[2];
     ASSERT_EQ(0, ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds));
-    FdGuard other(fds[1]);
+    ScopedSocket other(fds[1]);
     expect_open_fails_and_destroy_closes(engine, fds[0]);
 }
 
@@ -112,7 +112,7 @@ TEST_P(Handles, open_fails_on_a_unix_seqpacket_socket)
 TEST_P(Handles, destroy_after_close_does_not_close_the_handle_again)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     async_socket_close(s);
     if (!occupy(c.ours))
@@ -120,7 +120,7 @@ TEST_P(Handles, destroy_after_close_does_not_close_the_handle_again)
         async_socket_destroy(s);
         FAIL() << "could not put a new descriptor on the closed handle's number";
     }
-    FdGuard reused(c.ours);
+    ScopedSocket reused(c.ours);
     async_socket_close(s);
     EXPECT_TRUE(fd_is_open(c.ours)) << "a second close closed the handle again";
     async_socket_destroy(s);

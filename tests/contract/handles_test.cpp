@@ -17,9 +17,9 @@ TEST_P(Handles, open_succeeds_on_stream_sockets)
     {
         SCOPED_TRACE(tcp ? "tcp" : "unix");
         Connection c = tcp ? tcp_connection() : local_connection();
-        FdGuard peer(c.peer);
+        ScopedSocket peer(c.peer);
         OpenRecord open;
-        SocketGuard s(async_socket_create(engine, c.ours));
+        OwnedSocket s(async_socket_create(engine, c.ours));
         ASSERT_NE(nullptr, s.get());
         ASSERT_EQ(0, async_socket_open_async(s.get(), OpenRecord::callback, &open));
         ASSERT_TRUE(open.done.wait_for(1));
@@ -31,8 +31,8 @@ TEST_P(Handles, open_succeeds_on_stream_sockets)
 TEST_P(Handles, close_closes_the_handle)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
-    SocketGuard s(open_socket(c.ours));
+    ScopedSocket peer(c.peer);
+    OwnedSocket s(open_socket(c.ours));
     EXPECT_TRUE(handle_is_open(c.ours));
     async_socket_close(s.get());
     EXPECT_FALSE(handle_is_open(c.ours));
@@ -45,7 +45,7 @@ TEST_P(Handles, close_closes_the_handle)
 TEST_P(Handles, destroy_closes_the_handle_of_a_socket_never_opened)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     ASYNC_SOCKET_HANDLE s = async_socket_create(engine, c.ours);
     ASSERT_NE(nullptr, s);
     EXPECT_TRUE(handle_is_open(c.ours)) << "create closed the handle";
@@ -59,7 +59,7 @@ TEST_P(Handles, destroy_closes_the_handle_of_a_socket_never_opened)
 TEST_P(Handles, destroy_of_an_open_socket_closes_the_handle)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     ASYNC_SOCKET_HANDLE s = open_socket(c.ours);
     EXPECT_TRUE(handle_is_open(c.ours));
     async_socket_destroy(s);
@@ -72,8 +72,8 @@ TEST_P(Handles, destroy_of_an_open_socket_closes_the_handle)
 TEST_P(Handles, handle_given_to_a_failed_create_stays_open_and_usable)
 {
     Connection c = local_connection();
-    FdGuard ours(c.ours);
-    FdGuard peer(c.peer);
+    ScopedSocket ours(c.ours);
+    ScopedSocket peer(c.peer);
     EXPECT_EQ(nullptr, async_socket_create(nullptr, c.ours));
     ASSERT_TRUE(handle_is_open(c.ours));
     ASSERT_TRUE(write_all(as_native(c.ours), "abc", 3));
@@ -82,7 +82,7 @@ TEST_P(Handles, handle_given_to_a_failed_create_stays_open_and_usable)
     char data[] = "xyz";
     ASYNC_SOCKET_BUFFER buffer{data, 3};
     SendRecord sent;
-    SocketGuard s(open_socket(as_handle(ours.release())));
+    OwnedSocket s(open_socket(as_handle(ours.release())));
     ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));
     ASSERT_TRUE(sent.done.wait_for(1));
     EXPECT_EQ((std::vector<uint8_t>{'x', 'y', 'z'}), read_exactly(peer.get(), 3));

@@ -63,7 +63,7 @@ public:
     }
 
     // Destroys the socket (which closes it) and notes that its close has returned.
-    void destroy(SocketGuard& socket)
+    void destroy(OwnedSocket& socket)
     {
         socket.reset();
         close_returned_ = true;
@@ -169,7 +169,7 @@ int unsent_bytes(SOCKET_HANDLE handle)
 TEST_P(HostilePeers, reset_mid_transfer_completes_every_pending_send_and_receive_once_with_a_failure)
 {
     Connection c = small_buffer_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     constexpr size_t kSends = 32;
     constexpr size_t kSize = 256 * 1024;
     constexpr size_t kReceives = 4;
@@ -179,7 +179,7 @@ TEST_P(HostilePeers, reset_mid_transfer_completes_every_pending_send_and_receive
     Tracker tracker;
     std::vector<Tracker::Op*> sends;
     std::vector<Tracker::Op*> receives;
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     for (auto& buffer : in)
         receives.push_back(tracker.receive(s.get(), buffer.data(), buffer.size()));
     for (size_t i = 0; i < kSends; ++i)
@@ -213,13 +213,13 @@ TEST_P(HostilePeers, reset_mid_transfer_completes_every_pending_send_and_receive
 TEST_P(HostilePeers, peer_half_close_during_a_large_send_ends_the_receives_and_the_send_still_arrives_whole)
 {
     Connection c = small_buffer_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     constexpr size_t kHead = 64 * 1024;
     const auto data = pattern(kStuckSendSize, 32);
     std::vector<uint8_t> in[2] = {std::vector<uint8_t>(1024), std::vector<uint8_t>(1024)};
     std::vector<uint8_t> late(16);
     Tracker tracker;
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     Tracker::Op* first = tracker.receive(s.get(), in[0].data(), in[0].size());
     Tracker::Op* second = tracker.receive(s.get(), in[1].data(), in[1].size());
     Tracker::Op* send = tracker.send(s.get(), data.data(), data.size());
@@ -229,7 +229,7 @@ TEST_P(HostilePeers, peer_half_close_during_a_large_send_ends_the_receives_and_t
     ASSERT_TRUE(shutdown_write(peer.get()));
     // The end of the peer's stream reaches both receives while most of the send still waits
     // for the peer to read (16 MiB cannot fit in 64 KiB of kernel buffers).
-    ASSERT_TRUE(eventually([&] { return first->calls.load() == 1 && second->calls.load() == 1; }));
+    ASSERT_TRUE(wait_until([&] { return first->calls.load() == 1 && second->calls.load() == 1; }));
     EXPECT_EQ(0, send->calls.load()) << "the half-close must not end our send";
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, first->result.load());
     EXPECT_EQ(ASYNC_SOCKET_RECEIVE_ABANDONED, second->result.load());
@@ -260,14 +260,14 @@ TEST_P(HostilePeers, peer_half_close_during_a_large_send_ends_the_receives_and_t
 TEST_P(HostilePeers, peer_that_stops_reading_until_the_buffers_fill_then_resets_fails_the_stuck_sends_and_the_engine_serves_on)
 {
     Connection c = small_buffer_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     constexpr size_t kSends = 64;
     constexpr size_t kSize = 64 * 1024;
     const auto data = pattern(kSends * kSize, 33);
     std::vector<uint8_t> in(256);
     Tracker tracker;
     std::vector<Tracker::Op*> sends;
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     Tracker::Op* receive = tracker.receive(s.get(), in.data(), in.size());
     ASSERT_NE(nullptr, receive);
     for (size_t i = 0; i < kSends; ++i)
@@ -279,7 +279,7 @@ TEST_P(HostilePeers, peer_that_stops_reading_until_the_buffers_fill_then_resets_
     auto state = [&] { return std::make_pair(unsent_bytes(c.ours), tracker.ledger().delivered_count()); };
     auto last = state();
     int still = 0;
-    ASSERT_TRUE(eventually([&] {
+    ASSERT_TRUE(wait_until([&] {
         std::this_thread::sleep_for(20ms);
         const auto now = state();
         still = now == last ? still + 1 : 0;
@@ -300,11 +300,11 @@ TEST_P(HostilePeers, peer_that_stops_reading_until_the_buffers_fill_then_resets_
 
     // The engine still serves its other sockets.
     Connection d = local_connection();
-    FdGuard other_peer(d.peer);
+    ScopedSocket other_peer(d.peer);
     const char hello[] = "still here";
     std::vector<uint8_t> echo(sizeof(hello));
     Tracker fresh;
-    SocketGuard other(open_socket(d.ours));
+    OwnedSocket other(open_socket(d.ours));
     ASSERT_NE(nullptr, fresh.send(other.get(), hello, sizeof(hello)));
     ASSERT_EQ(sizeof(hello), read_exactly(other_peer.get(), sizeof(hello)).size());
     ASSERT_TRUE(write_all(other_peer.get(), hello, sizeof(hello)));
@@ -378,12 +378,12 @@ private:
 TEST_P(HostilePeers, message_trickled_one_byte_at_a_time_is_reassembled_exactly)
 {
     Connection c = tcp_connection();  // TCP_NODELAY: each byte leaves in a segment of its own
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     constexpr size_t kSize = 10000;
     const auto message = pattern(kSize, 34);
     Ledger ledger;
     Reassembler reassembler(ledger);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(reassembler.start(s.get()));
     for (size_t i = 0; i < kSize; ++i)
     {
@@ -414,8 +414,8 @@ struct ShortLived
     };
 
     Tracker tracker;
-    SocketGuard socket;
-    FdGuard peer;
+    OwnedSocket socket;
+    ScopedSocket peer;
     Tracker::Op* receive = nullptr;
     uint8_t in[8] = {};
     Fate fate = Fate::peer_closes;
@@ -471,7 +471,7 @@ TEST_P(HostilePeers, thousands_of_short_lived_connections_each_complete_their_pe
             one.peer.reset();
             ++ended_by_peer;
         }
-        ASSERT_TRUE(eventually([&] {
+        ASSERT_TRUE(wait_until([&] {
             size_t done = 0;
             for (const ShortLived& one : batch)
                 done += one.receive->calls.load() != 0 ? 1 : 0;

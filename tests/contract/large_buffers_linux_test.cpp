@@ -43,7 +43,7 @@ TEST_P(LargeBuffersLinux, a_receive_into_one_buffer_of_uint32_max_bytes_complete
     LazyRange range(UINT32_MAX);
     ASSERT_NE(nullptr, range.data());
     Connection c = local_connection();
-    seed::OwnedSocket s(seed::create_and_open(engine, c.ours));
+    OwnedSocket s(create_and_open(engine, c.ours));
     ReceiveRecord received;
     ASYNC_SOCKET_BUFFER buffer{range.data(), UINT32_MAX};
     ASSERT_EQ(0, async_socket_receive_async(s.get(), &buffer, 1, ReceiveRecord::callback, &received));
@@ -70,7 +70,7 @@ TEST_P(LargeBuffersLinux, a_send_of_one_buffer_over_two_gib_sends_every_byte)
     std::memcpy(range.data(), head.data(), kMiB);
     std::memcpy(range.data() + kSize - kMiB, tail.data(), kMiB);
     Connection c = local_connection();
-    seed::OwnedSocket s(seed::create_and_open(engine, c.ours));
+    OwnedSocket s(create_and_open(engine, c.ours));
     SendRecord sent;
     ASYNC_SOCKET_BUFFER buffer{range.data(), static_cast<uint32_t>(kSize)};
     ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));

@@ -19,64 +19,6 @@
 #include "contract/contract_fixture.h"
 
 namespace asock_test {
-// A namespace of their own: other helper headers of the suite may use the same names.
-inline namespace peer_helpers {
-
-// Destroys an async socket when it goes out of scope (also when an ASSERT leaves the test
-// early), so that no callback can reach a test object that is gone. Declare it after the
-// objects its callbacks use.
-class SocketGuard
-{
-public:
-    explicit SocketGuard(ASYNC_SOCKET_HANDLE socket = nullptr) : socket_(socket) {}
-    ~SocketGuard() { reset(); }
-    SocketGuard(const SocketGuard&) = delete;
-    SocketGuard& operator=(const SocketGuard&) = delete;
-    SocketGuard(SocketGuard&& other) noexcept : socket_(other.socket_) { other.socket_ = nullptr; }
-
-    ASYNC_SOCKET_HANDLE get() const { return socket_; }
-    void reset(ASYNC_SOCKET_HANDLE socket = nullptr)
-    {
-        if (socket_ != nullptr)
-            async_socket_destroy(socket_);
-        socket_ = socket;
-    }
-
-private:
-    ASYNC_SOCKET_HANDLE socket_;
-};
-
-// Closes a socket (on Linux: any descriptor) when it goes out of scope.
-class FdGuard
-{
-public:
-    explicit FdGuard(NativeSocket fd = kNoSocket) : fd_(fd) {}
-#ifdef _WIN32
-    // asock's end of a connection (a SOCKET passed as a SOCKET_HANDLE).
-    explicit FdGuard(SOCKET_HANDLE handle) : fd_(as_native(handle)) {}
-#endif
-    ~FdGuard() { reset(); }
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-
-    NativeSocket get() const { return fd_; }
-    // Forgets the socket without closing it (someone else closes it).
-    NativeSocket release()
-    {
-        const NativeSocket fd = fd_;
-        fd_ = kNoSocket;
-        return fd;
-    }
-    void reset(NativeSocket fd = kNoSocket)
-    {
-        if (fd_ != kNoSocket)
-            close_socket(fd_);
-        fd_ = fd;
-    }
-
-private:
-    NativeSocket fd_;
-};
 
 // Whether asock's handle still refers to an open socket.
 inline bool handle_is_open(SOCKET_HANDLE handle) { return socket_is_open(as_native(handle)); }
@@ -120,21 +62,6 @@ inline size_t open_handle_count()
 #else
     return open_fd_count();
 #endif
-}
-
-// Waits (bounded) until count() is at most expected, as wait_for_thread_count does for
-// threads; returns whether it got there.
-template <typename Count>
-bool wait_for_count(Count count, size_t expected, std::chrono::milliseconds timeout = kTimeout)
-{
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count() > expected)
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
 }
 
 // The few socket calls that tcp_connections makes differently on each platform.
@@ -551,5 +478,4 @@ class Handles : public Contract
 {
 };
 
-}  // namespace peer_helpers
 }  // namespace asock_test

@@ -17,7 +17,7 @@ TEST_P(Peers, sends_issued_after_a_failed_send_complete_with_the_same_result)
     auto data = pattern(1000, 18);
     constexpr size_t kSends = 20;
     SendLog log(kSends);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
     const ASYNC_SOCKET_SEND_RESULT failure = send_and_wait(s.get(), data.data(), static_cast<uint32_t>(data.size()));
     ASSERT_NE(ASYNC_SOCKET_SEND_OK, failure);
@@ -62,12 +62,12 @@ TEST_P(Peers, no_byte_of_a_send_issued_after_a_failed_send_reaches_the_peer)
     Unreadable bad;
     ASSERT_TRUE(bad.ok());
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     auto before = pattern(1000, 19);
     auto after = pattern(1000, 20);
     constexpr size_t kSends = 5;
     SendLog log(kSends);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
 
     ASSERT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s.get(), before.data(), static_cast<uint32_t>(before.size())));
     EXPECT_EQ(before, read_exactly(peer.get(), before.size()));
@@ -95,7 +95,7 @@ TEST_P(Peers, sends_queued_behind_a_failing_send_fail_with_it_and_never_reach_th
     Unreadable bad;
     ASSERT_TRUE(bad.ok());
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     // Issued together, so they may well be written in one batch. The kernel may then refuse
     // the whole batch (EFAULT) or take the first send and refuse the rest: either way, from
     // the first failed send on every send fails alike and no byte after the gap is sent.
@@ -107,7 +107,7 @@ TEST_P(Peers, sends_queued_behind_a_failing_send_fail_with_it_and_never_reach_th
         {good.data() + 2000, 1000},
     };
     SendLog log(4);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     for (size_t i = 0; i < 4; ++i)
         ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &payloads[i], 1, SendLog::callback, log.context(i)));
     ASSERT_TRUE(log.wait_for(4));

@@ -16,9 +16,9 @@ TEST_P(Peers, pending_receive_delivers_all_data_sent_before_peer_close_then_is_a
     {
         SCOPED_TRACE(tcp ? "tcp" : "unix");
         Connection c = tcp ? tcp_connection() : local_connection();
-        FdGuard peer(c.peer);
+        ScopedSocket peer(c.peer);
         ReceiveChain chain(1000);
-        SocketGuard s(open_socket(c.ours));
+        OwnedSocket s(open_socket(c.ours));
         ASSERT_TRUE(chain.start(s.get()));
 
         const auto sent = pattern(100000, 11);
@@ -42,7 +42,7 @@ TEST_P(Peers, pending_receive_delivers_all_data_sent_before_peer_close_then_is_a
 TEST_P(Peers, receives_issued_after_peer_close_deliver_the_remaining_data_then_are_abandoned)
 {
     Connection c = tcp_connection();
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     const auto sent = pattern(3000, 12);
     ASSERT_TRUE(write_all(c.peer, sent.data(), sent.size()));
     close_socket(c.peer);
@@ -84,7 +84,7 @@ TEST_P(Peers, several_pending_receives_deliver_the_data_in_order_then_are_abando
     constexpr size_t kPending = 6;
     std::vector<std::vector<uint8_t>> buffers(kPending, std::vector<uint8_t>(64));
     ReceiveRecord records[kPending];
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     for (size_t i = 0; i < kPending; ++i)
     {
         ASYNC_SOCKET_BUFFER b{buffers[i].data(), static_cast<uint32_t>(buffers[i].size())};
@@ -134,9 +134,9 @@ TEST_P(Peers, several_pending_receives_deliver_the_data_in_order_then_are_abando
 TEST_P(Peers, receive_is_abandoned_after_peer_shuts_down_its_write_side)
 {
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     ReceiveChain chain(16);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(chain.start(s.get()));
     const auto sent = pattern(50, 14);
     ASSERT_TRUE(write_all(peer.get(), sent.data(), sent.size()));
@@ -154,11 +154,11 @@ TEST_P(Peers, receive_is_abandoned_after_peer_shuts_down_its_write_side)
 TEST_P(Peers, sends_still_work_after_peer_shuts_down_its_write_side)
 {
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     constexpr size_t kSends = 10;
     const auto sent = pattern(kSends * 20000, 15);
     SendLog log(kSends);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(shutdown_write(peer.get()));
     {
         std::vector<uint8_t> buffer(16);
@@ -192,7 +192,7 @@ TEST_P(Peers, sends_still_work_after_peer_shuts_down_its_write_side)
 TEST_P(Peers, pending_receive_is_abandoned_when_peer_resets)
 {
     Connection c = tcp_connection();
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
 }
 
@@ -200,7 +200,7 @@ TEST_P(Peers, pending_receive_is_abandoned_when_peer_resets)
 TEST_P(Peers, receives_issued_after_peer_reset_are_abandoned)
 {
     Connection c = tcp_connection();
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     // The peer resets before we ever receive (its unread data forces the RST).
     const char unread[] = "unread";
     ASSERT_EQ(ASYNC_SOCKET_SEND_OK, send_and_wait(s.get(), const_cast<char*>(unread), sizeof(unread)));
@@ -229,7 +229,7 @@ TEST_P(Peers, send_after_peer_reset_completes_with_a_non_ok_result)
 {
     Connection c = tcp_connection();
     auto data = pattern(1000, 16);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_NO_FATAL_FAILURE(reset_by_peer_and_wait(s.get(), c));
     const std::optional<ASYNC_SOCKET_SEND_RESULT> result = send_on_reset_connection(s.get(), data.data(), static_cast<uint32_t>(data.size()));
     if (!result)
@@ -252,7 +252,7 @@ TEST_P(Peers, sends_stuck_when_peer_resets_complete_in_order_with_one_non_ok_res
     constexpr size_t kSize = 64 * 1024;
     const auto data = pattern(kSends * kSize, 17);
     SendLog log(kSends);
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     for (size_t i = 0; i < kSends; ++i)
     {
         ASYNC_SOCKET_BUFFER b{const_cast<uint8_t*>(data.data()) + i * kSize, static_cast<uint32_t>(kSize)};

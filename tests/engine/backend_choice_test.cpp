@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 namespace asock_test {
 namespace {

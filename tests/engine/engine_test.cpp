@@ -1,5 +1,5 @@
 // The execution engine: parameters, reference counting and the backend choice.
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 namespace asock_test {
 namespace {

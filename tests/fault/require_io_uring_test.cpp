@@ -1,4 +1,4 @@
-// The switch ASOCK_REQUIRE_IO_URING (io_uring_usable, support/test_support.h): where io_uring
+// The switch ASOCK_REQUIRE_IO_URING (io_uring_usable, support/helpers.h): where io_uring
 // cannot be used, a test that needs it skips, unless the switch says the machine has io_uring:
 // then it fails, and is not reported as skipped (ctest's gtest_discover_tests marks a test
 // skipped when its output shows "[  SKIPPED ]"). To see both on a machine that has io_uring,
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "support/fault_injection.h"
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 extern char** environ;
 

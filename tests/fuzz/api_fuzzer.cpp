@@ -1043,7 +1043,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
     // Once per process, before any baseline: the io_uring probe, the TCP listener.
     trace = std::getenv("ASOCK_FUZZ_TRACE") != nullptr;
     // Without io_uring the programs' io_uring engines are never made: fine, unless
-    // ASOCK_REQUIRE_IO_URING=1 says this machine has it (support/test_support.h).
+    // ASOCK_REQUIRE_IO_URING=1 says this machine has it (support/helpers.h).
     const char* required = std::getenv("ASOCK_REQUIRE_IO_URING");
     if (execution_engine_linux_io_uring_available() == 0 && required != nullptr && std::strcmp(required, "1") == 0)
     {

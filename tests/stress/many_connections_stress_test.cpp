@@ -72,14 +72,14 @@ TEST_P(ManyConnectionsStress, ten_thousand_sockets_with_receives_pending_complet
                 ASSERT_TRUE(create_and_open(*ends.back(), engine, fd)) << "socket " << ends.size();
             }
         }
-        ASSERT_TRUE(eventually_true([&] { return ledger.delivered_count(ASYNC_SOCKET_OPEN_OK) - opens_before == kSockets; }));
+        ASSERT_TRUE(wait_until([&] { return ledger.delivered_count(ASYNC_SOCKET_OPEN_OK) - opens_before == kSockets; }));
         for (auto& e : ends)
             ASSERT_TRUE(start_receive(*e, e->socket.load(), e->generation.load()));
 
         // Every even pair: end 0 writes to end 1, whose receive completes; the rest stay pending.
         for (size_t i = 0; i < kPairs; i += 2)
             ASSERT_TRUE(start_send(*ends[2 * i], ends[2 * i]->socket.load(), ends[2 * i]->generation.load(), kMessage));
-        ASSERT_TRUE(eventually_true([&] { return ledger.delivered_count(ASYNC_SOCKET_RECEIVE_OK) - ok_before >= kPairs / 2; }));
+        ASSERT_TRUE(wait_until([&] { return ledger.delivered_count(ASYNC_SOCKET_RECEIVE_OK) - ok_before >= kPairs / 2; }));
 
         for (auto& e : ends)
             destroy(*e);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "support/ledger.h"
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 namespace asock_stress {
 
@@ -38,20 +38,6 @@ inline double stress_seconds()
 inline std::chrono::milliseconds share_of_budget(double fraction)
 {
     return std::chrono::milliseconds(static_cast<int64_t>(stress_seconds() * fraction * 1000));
-}
-
-// Polls pred until it is true or kTimeout passes.
-template <typename Predicate>
-bool eventually_true(Predicate pred)
-{
-    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-    while (!pred())
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return true;
 }
 
 // A cheap random number per thread (xorshift), seeded from the thread and the clock.

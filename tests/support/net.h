@@ -1,6 +1,6 @@
 // The operating-system side of the tests, the same on Linux and Windows: connected socket
 // pairs, and the plain calls a test makes on the peer end (write, read, shut down, reset).
-// net_posix.h and net_win32.h implement it; tests include test_support.h.
+// net_posix.h and net_win32.h implement it; tests include helpers.h.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,7 @@
 
 #include "asock/execution_engine_win32.h"
 #include "detail/win32_api.h"
-#include "support/test_support.h"
+#include "support/helpers.h"
 
 namespace asock_test {
 namespace {

@@ -19,6 +19,7 @@
 #include "asock/async_socket.h"
 #include "asock/execution_engine.h"
 #include "asock/execution_engine_win32.h"
+#include "support/helpers.h"
 #include "win32/fake_os.h"
 
 namespace asock_test::win32 {
@@ -270,18 +271,11 @@ protected:
     SOCKET handle_ = INVALID_SOCKET;
 };
 
-// Waits (bounded) until pred() holds.
+// Waits (bounded) until pred() holds: the suite's wait_until, with a shorter default.
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms)
 {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred())
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return ::asock_test::wait_until(pred, timeout);
 }
 
 // The calls of a run that the fake can make fail, as (name, occurrence) pairs, in order.

@@ -61,7 +61,7 @@ void echo(NativeSocket fd, size_t total, std::chrono::milliseconds timeout = kTi
 TEST_P(Scale, receive_completes_with_the_bytes_available_filling_its_buffers_in_order)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     // 1 MiB of room in three pieces; only 100 bytes come, in one write.
     std::vector<uint8_t> first(30, 0xEE), second(30, 0xEE), third(1024 * 1024 - 60, 0xEE);
     ASYNC_SOCKET_BUFFER buffers[3] = {
@@ -70,7 +70,7 @@ TEST_P(Scale, receive_completes_with_the_bytes_available_filling_its_buffers_in_
         {third.data(), static_cast<uint32_t>(third.size())},
     };
     ReceiveRecord received;
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_EQ(0, async_socket_receive_async(s.get(), buffers, 3, ReceiveRecord::callback, &received));
     const auto sent = pattern(100, 30);
     ASSERT_TRUE(write_all(peer.get(), sent.data(), sent.size()));
@@ -88,11 +88,11 @@ TEST_P(Scale, receive_completes_with_the_bytes_available_filling_its_buffers_in_
 TEST_P(Scale, gather_send_writes_its_buffers_in_order)
 {
     Connection c = local_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     char a[] = "first-", b[] = "s", c3[] = "econd-", d[] = "third";
     ASYNC_SOCKET_BUFFER buffers[4] = {{a, 6}, {b, 1}, {c3, 6}, {d, 5}};
     SendRecord sent;
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), buffers, 4, SendRecord::callback, &sent));
     const std::string expected = "first-second-third";
     const auto got = read_exactly(peer.get(), expected.size());
@@ -105,7 +105,7 @@ TEST_P(Scale, gather_send_writes_its_buffers_in_order)
 TEST_P(Scale, large_gather_send_arrives_byte_for_byte)
 {
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(kLarge, 31);
     auto pieces = cut(data, varied_sizes(kLarge, kPieces, 31));
     const auto buffers = describe(pieces);
@@ -113,7 +113,7 @@ TEST_P(Scale, large_gather_send_arrives_byte_for_byte)
     std::vector<uint8_t> received;
     std::jthread reader([&] { received = read_exactly(peer.get(), kLarge); });
     {
-        SocketGuard s(open_socket(c.ours));
+        OwnedSocket s(open_socket(c.ours));
         EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), buffers.data(), static_cast<uint32_t>(buffers.size()), SendRecord::callback, &sent));
         reader.join();
         EXPECT_TRUE(sent.done.wait_for(1));
@@ -128,11 +128,11 @@ TEST_P(Scale, large_gather_send_arrives_byte_for_byte)
 TEST_P(Scale, large_transfer_lands_in_scattered_receive_buffers_in_order)
 {
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(kLarge, 32);
     // About 1 MiB per receive, over 100 pieces of very different sizes.
     ReceiveChain chain(varied_sizes(1024 * 1024 + 17, kPieces, 32));
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(chain.start(s.get()));
     std::jthread writer([&] {
         write_all(peer.get(), data.data(), data.size());
@@ -155,14 +155,14 @@ TEST_P(Scale, large_transfer_lands_in_scattered_receive_buffers_in_order)
 TEST_P(Scale, large_transfer_each_way_through_an_echoing_peer_arrives_intact)
 {
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(kLarge, 33);
     auto pieces = cut(data, varied_sizes(kLarge, kPieces, 33));
     const auto buffers = describe(pieces);
     ReceiveChain chain(varied_sizes(256 * 1024 + 3, kPieces, 34));
     SendRecord sent;
     std::jthread peer_thread([&] { echo(peer.get(), kLarge); });
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(chain.start(s.get()));
     EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), buffers.data(), static_cast<uint32_t>(buffers.size()), SendRecord::callback, &sent));
     const bool all_back = chain.wait_for_bytes(kLarge);
@@ -189,14 +189,14 @@ TEST_P(Scale, operations_with_more_buffers_than_iov_max_move_every_byte)
     const size_t kBuffers = std::min<size_t>(3000, max_buffers_per_operation());
     constexpr size_t kTotal = 3 * 1024 * 1024;
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     const auto data = pattern(kTotal, 38);
     auto pieces = cut(data, varied_sizes(kTotal, kBuffers, 38));
     const auto buffers = describe(pieces);
     ReceiveChain chain(varied_sizes(2 * 1024 * 1024, kBuffers, 39));
     SendRecord sent;
     std::jthread peer_thread([&] { echo(peer.get(), kTotal); });
-    SocketGuard s(open_socket(c.ours));
+    OwnedSocket s(open_socket(c.ours));
     ASSERT_TRUE(chain.start(s.get()));
     EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), buffers.data(), static_cast<uint32_t>(buffers.size()), SendRecord::callback, &sent));
     const bool all_back = chain.wait_for_bytes(kTotal);
@@ -219,13 +219,13 @@ TEST_P(Scale, single_buffer_of_128_mib_arrives_intact)
 {
     constexpr size_t kHuge = 128u * 1024 * 1024;
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     auto data = pattern(kHuge, 35);
     SendRecord sent;
     std::vector<uint8_t> received;
     std::jthread reader([&] { received = read_exactly(peer.get(), kHuge); });
     {
-        SocketGuard s(open_socket(c.ours));
+        OwnedSocket s(open_socket(c.ours));
         ASYNC_SOCKET_BUFFER buffer{data.data(), static_cast<uint32_t>(data.size())};
         EXPECT_EQ(ASYNC_SOCKET_SEND_SYNC_OK, async_socket_send_async(s.get(), &buffer, 1, SendRecord::callback, &sent));
         reader.join();
@@ -241,7 +241,7 @@ TEST_P(Scale, many_sends_in_flight_arrive_whole_and_in_order)
 {
     constexpr size_t kSends = 5000;
     Connection c = tcp_connection();
-    FdGuard peer(c.peer);
+    ScopedSocket peer(c.peer);
     // Sends of 1 to 7 buffers (beyond the few kept inside an operation), 1 byte to 6 KiB.
     const auto noise = pattern(kSends, 36);
     std::vector<std::vector<uint32_t>> shapes;
@@ -270,7 +270,7 @@ TEST_P(Scale, many_sends_in_flight_arrive_whole_and_in_order)
     std::vector<uint8_t> received;
     std::jthread reader([&] { received = read_exactly(peer.get(), total); });
     {
-        SocketGuard s(open_socket(c.ours));
+        OwnedSocket s(open_socket(c.ours));
         for (size_t i = 0; i < kSends; ++i)
         {
             // Each send gets its own copy of the descriptors, overwritten after the call.
