@@ -170,31 +170,6 @@ inline EXECUTION_ENGINE_HANDLE make_engine(Backend backend, uint32_t threads = 1
 
 #endif
 
-// Waits (bounded) until the process has at most `expected` threads: an engine's threads
-// are joined by the last dec_ref, but one that ends on its own thread exits a moment later.
-inline bool wait_for_thread_count(size_t expected, std::chrono::milliseconds timeout = kTimeout)
-{
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (thread_count() > expected)
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-// The thread count right after threads were joined. pthread_join returns when the kernel has
-// released the thread's stack, a moment before it drops the thread from /proc/self/task, so
-// the count may lag by a few microseconds. This waits up to 20 ms for it to reach `expected`.
-// (A 20 ms window could also hide a thread that was never joined but exits on its own at
-// once; the join rule itself is also checked by the sanitizers' thread-leak reports.)
-inline size_t settled_thread_count(size_t expected)
-{
-    (void)wait_for_thread_count(expected, std::chrono::milliseconds(20));
-    return thread_count();
-}
-
 // ---- Records: what one completion reported ----
 
 // What one send completion reported.
@@ -451,14 +426,25 @@ bool wait_until(Predicate predicate, std::chrono::milliseconds timeout = kTimeou
 template <typename Count>
 bool wait_for_count(Count count, size_t expected, std::chrono::milliseconds timeout = kTimeout)
 {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count() > expected)
-    {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
+    return wait_until([&] { return count() <= expected; }, timeout);
+}
+
+// Waits (bounded) until the process has at most `expected` threads: an engine's threads
+// are joined by the last dec_ref, but one that ends on its own thread exits a moment later.
+inline bool wait_for_thread_count(size_t expected, std::chrono::milliseconds timeout = kTimeout)
+{
+    return wait_until([&] { return thread_count() <= expected; }, timeout);
+}
+
+// The thread count right after threads were joined. pthread_join returns when the kernel has
+// released the thread's stack, a moment before it drops the thread from /proc/self/task, so
+// the count may lag by a few microseconds. This waits up to 20 ms for it to reach `expected`.
+// (A 20 ms window could also hide a thread that was never joined but exits on its own at
+// once; the join rule itself is also checked by the sanitizers' thread-leak reports.)
+inline size_t settled_thread_count(size_t expected)
+{
+    (void)wait_for_thread_count(expected, std::chrono::milliseconds(20));
+    return thread_count();
 }
 
 // A one-shot gate.
