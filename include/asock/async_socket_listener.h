@@ -51,7 +51,10 @@ typedef enum ASYNC_SOCKET_ACCEPT_RESULT_TAG
        listener stays usable; after running out of descriptors, wait before accepting again. */
     ASYNC_SOCKET_ACCEPT_ERROR,
     /* The listener was closed before a connection came. */
-    ASYNC_SOCKET_ACCEPT_ABANDONED
+    ASYNC_SOCKET_ACCEPT_ABANDONED,
+    /* async_socket_listener_cancel_accepts ended it (asock/async_socket_deadline.h); the
+       listener still listens. */
+    ASYNC_SOCKET_ACCEPT_CANCELLED
 } ASYNC_SOCKET_ACCEPT_RESULT;
 
 typedef enum ASYNC_SOCKET_CONNECT_RESULT_TAG
@@ -64,7 +67,12 @@ typedef enum ASYNC_SOCKET_CONNECT_RESULT_TAG
     /* No route to the network or the host (ENETUNREACH, EHOSTUNREACH). */
     ASYNC_SOCKET_CONNECT_UNREACHABLE,
     /* Anything else; the callback's error tells what. */
-    ASYNC_SOCKET_CONNECT_ERROR
+    ASYNC_SOCKET_CONNECT_ERROR,
+    /* Its cancellation was cancelled (ECANCELED): async_socket_connect_cancellable_async,
+       async_socket_connect_by_name_async. */
+    ASYNC_SOCKET_CONNECT_CANCELLED,
+    /* async_socket_connect_by_name_async: the name has no address (ENOENT). */
+    ASYNC_SOCKET_CONNECT_NAME_NOT_FOUND
 } ASYNC_SOCKET_CONNECT_RESULT;
 
 /* accepted_socket: on ASYNC_SOCKET_ACCEPT_OK, the new connection, open and owned by the
@@ -114,7 +122,8 @@ void async_socket_listener_destroy(ASYNC_SOCKET_LISTENER_HANDLE listener);
    errno value) and never calls back for a NULL engine, address or callback, an address that is
    not a numeric IPv4 or IPv6 address, timeout_ms 0 (EINVAL), or when the socket cannot be made
    (EMFILE, ENOMEM, EAFNOSUPPORT, ...).
-   A connect cannot be cancelled: it ends by itself (timeout_ms bounds it). Until its callback
+   This connect cannot be cancelled (async_socket_connect_cancellable_async can): timeout_ms
+   bounds it. Until its callback
    has returned it holds a reference on the engine, so an engine whose application reference
    is dropped while a connect is pending stops only after that callback. */
 int async_socket_connect_async(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* on_connect_complete_context);
