@@ -75,3 +75,19 @@ extern "C" int async_socket_receive_async(ASYNC_SOCKET_HANDLE async_socket, ASYN
         return EINVAL;
     return socket_receive(*from_handle(async_socket), payload, buffer_count, on_receive_complete, on_receive_complete_context);
 }
+
+// --- Deadlines and cancellation (async_socket_deadline.h) --------------------------------------
+
+extern "C" int async_socket_receive_timed_async(ASYNC_SOCKET_HANDLE async_socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, uint32_t timeout_ms, ON_ASYNC_SOCKET_RECEIVE_TIMED_COMPLETE on_receive_complete, void* on_receive_complete_context)
+{
+    if (async_socket == nullptr || !buffers_valid(payload, buffer_count) || on_receive_complete == nullptr)
+        return EINVAL;
+    return socket_receive_timed(*from_handle(async_socket), payload, buffer_count, timeout_ms, on_receive_complete, on_receive_complete_context);
+}
+
+extern "C" int async_socket_cancel_receives(ASYNC_SOCKET_HANDLE async_socket)
+{
+    if (async_socket == nullptr)
+        return EINVAL;
+    return socket_cancel_receives(*from_handle(async_socket));
+}

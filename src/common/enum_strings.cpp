@@ -3,6 +3,9 @@
 
 #include "asock/async_socket.h"
 #include "asock/async_socket_listener.h"
+#include "asock/async_resolve.h"
+#include "asock/async_socket_deadline.h"
+#include "asock/async_timer.h"
 #include "asock/execution_engine_linux.h"
 #include "detail/enum_value.h"
 
@@ -54,19 +57,38 @@ extern "C" const char* ASYNC_SOCKET_LISTENER_CREATE_RESULT_to_string(ASYNC_SOCKE
 
 extern "C" const char* ASYNC_SOCKET_ACCEPT_RESULT_to_string(ASYNC_SOCKET_ACCEPT_RESULT value)
 {
-    static const char* const names[] = {"ASYNC_SOCKET_ACCEPT_OK", "ASYNC_SOCKET_ACCEPT_ERROR", "ASYNC_SOCKET_ACCEPT_ABANDONED"};
+    static const char* const names[] = {"ASYNC_SOCKET_ACCEPT_OK", "ASYNC_SOCKET_ACCEPT_ERROR", "ASYNC_SOCKET_ACCEPT_ABANDONED", "ASYNC_SOCKET_ACCEPT_CANCELLED"};
     return name_of(value, names);
 }
 
 extern "C" const char* ASYNC_SOCKET_CONNECT_RESULT_to_string(ASYNC_SOCKET_CONNECT_RESULT value)
 {
     static const char* const names[] = {"ASYNC_SOCKET_CONNECT_OK", "ASYNC_SOCKET_CONNECT_REFUSED", "ASYNC_SOCKET_CONNECT_TIMEOUT", "ASYNC_SOCKET_CONNECT_UNREACHABLE",
-                                        "ASYNC_SOCKET_CONNECT_ERROR"};
+                                        "ASYNC_SOCKET_CONNECT_ERROR", "ASYNC_SOCKET_CONNECT_CANCELLED", "ASYNC_SOCKET_CONNECT_NAME_NOT_FOUND"};
     return name_of(value, names);
 }
 
 extern "C" const char* ASOCK_LINUX_BACKEND_to_string(ASOCK_LINUX_BACKEND value)
 {
     static const char* const names[] = {"ASOCK_LINUX_BACKEND_DEFAULT", "ASOCK_LINUX_BACKEND_IO_URING", "ASOCK_LINUX_BACKEND_EPOLL"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_TIMER_RESULT_to_string(ASYNC_TIMER_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_TIMER_FIRED", "ASYNC_TIMER_CANCELLED", "ASYNC_TIMER_ABANDONED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_SOCKET_RECEIVE_TIMED_RESULT_to_string(ASYNC_SOCKET_RECEIVE_TIMED_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_SOCKET_RECEIVE_TIMED_OK", "ASYNC_SOCKET_RECEIVE_TIMED_ERROR", "ASYNC_SOCKET_RECEIVE_TIMED_ABANDONED", "ASYNC_SOCKET_RECEIVE_TIMED_TIMEOUT",
+                                        "ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED"};
+    return name_of(value, names);
+}
+
+extern "C" const char* ASYNC_RESOLVE_RESULT_to_string(ASYNC_RESOLVE_RESULT value)
+{
+    static const char* const names[] = {"ASYNC_RESOLVE_OK", "ASYNC_RESOLVE_NOT_FOUND", "ASYNC_RESOLVE_TIMEOUT", "ASYNC_RESOLVE_CANCELLED", "ASYNC_RESOLVE_ERROR"};
     return name_of(value, names);
 }

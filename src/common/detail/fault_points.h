@@ -69,3 +69,6 @@ ASOCK_FAULT_POINT(SYS_GETSOCKNAME, sys_getsockname, ENOBUFS)
 ASOCK_FAULT_POINT(SYS_ACCEPT, sys_accept, EMFILE)
 /* connect (epoll): no route: the connect completes with UNREACHABLE. */
 ASOCK_FAULT_POINT(SYS_CONNECT, sys_connect, ENETUNREACH)
+/* Timers and cancellations (async_timer.h, async_cancellation.h). */
+ASOCK_FAULT_POINT(TIMER_ALLOC, timer_alloc, ENOMEM)                /* a timer object */
+ASOCK_FAULT_POINT(CANCELLATION_ALLOC, cancellation_alloc, ENOMEM)  /* a cancellation object */

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "asock/async_socket.h"
+#include "asock/async_socket_deadline.h"
 
 namespace asock::detail {
 
@@ -19,6 +20,9 @@ int socket_open(Socket& socket, ON_ASYNC_SOCKET_OPEN_COMPLETE on_open_complete, 
 void socket_close(Socket& socket) noexcept;
 ASYNC_SOCKET_SEND_SYNC_RESULT socket_send(Socket& socket, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, ON_ASYNC_SOCKET_SEND_COMPLETE on_send_complete, void* context) noexcept;
 int socket_receive(Socket& socket, ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive_complete, void* context) noexcept;
+// async_socket_deadline.h. timeout_ms 0: no deadline.
+int socket_receive_timed(Socket& socket, ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, uint32_t timeout_ms, ON_ASYNC_SOCKET_RECEIVE_TIMED_COMPLETE on_receive_complete, void* context) noexcept;
+int socket_cancel_receives(Socket& socket) noexcept;
 
 // Bytes the platform allocates for one operation of buffer_count buffers (the seed caps it
 // at UINT32_MAX).

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "asock/async_socket_listener.h"
+#include "detail/cancellation.h"
 
 namespace asock::detail {
 
@@ -49,6 +50,8 @@ inline ASYNC_SOCKET_CONNECT_RESULT connect_result_for(int error) noexcept
     case ENETUNREACH:
     case EHOSTUNREACH:
         return ASYNC_SOCKET_CONNECT_UNREACHABLE;
+    case ECANCELED:
+        return ASYNC_SOCKET_CONNECT_CANCELLED;
     default:
         return ASYNC_SOCKET_CONNECT_ERROR;
     }
@@ -61,7 +64,22 @@ int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accep
 void listener_close(Listener& listener) noexcept;
 void listener_destroy(Listener& listener) noexcept;
 
-// Returns 0 when the callback will run, an errno value when it will not.
-int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept;
+int listener_cancel_accepts(Listener& listener) noexcept;
+// Returns 0 when the callback will run, an errno value when it will not. cancellation: nullptr,
+// or one that ends the connect with ECANCELED (ASYNC_SOCKET_CONNECT_CANCELLED).
+int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, Cancellation* cancellation, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept;
+// UNIX domain sockets (async_socket_unix.h); path already checked (unix_path_valid). A platform
+// without them fails with EAFNOSUPPORT.
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create_unix(EXECUTION_ENGINE_HANDLE execution_engine, const char* path, int32_t backlog, Listener*& listener, int& error) noexcept;
+int connect_start_unix(EXECUTION_ENGINE_HANDLE execution_engine, const char* path, uint32_t timeout_ms, Cancellation* cancellation, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept;
+// A UNIX socket path the API takes: not empty, at most 107 bytes (sun_path holds 108 with the
+// NUL; an abstract "@name" is the same length once '@' becomes the NUL), never cut short.
+inline bool unix_path_valid(const char* path) noexcept
+{
+    size_t length = 0;
+    while (length <= 108 && path[length] != '\0')
+        ++length;
+    return length != 0 && length <= 107 && !(length == 1 && path[0] == '@');
+}
 
 }  // namespace asock::detail
