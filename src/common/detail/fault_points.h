@@ -72,3 +72,12 @@ ASOCK_FAULT_POINT(SYS_CONNECT, sys_connect, ENETUNREACH)
 /* Timers and cancellations (async_timer.h, async_cancellation.h). */
 ASOCK_FAULT_POINT(TIMER_ALLOC, timer_alloc, ENOMEM)                /* a timer object */
 ASOCK_FAULT_POINT(CANCELLATION_ALLOC, cancellation_alloc, ENOMEM)  /* a cancellation object */
+/* Name resolution and connect by name (async_resolve.h). */
+ASOCK_FAULT_POINT(RESOLVE_ALLOC, resolve_alloc, ENOMEM)                  /* a lookup */
+/* A lookup's addresses (on a helper thread): the lookup completes ERROR (ENOMEM). */
+ASOCK_FAULT_POINT(RESOLVE_ANSWER_ALLOC, resolve_answer_alloc, ENOMEM)
+/* A helper thread of the resolver: the lookup fails at its start when no helper is left. */
+ASOCK_FAULT_POINT(RESOLVER_THREAD_START, resolver_thread_start, EAGAIN)
+/* getaddrinfo: a temporary failure of the name servers (EAI_AGAIN): ERROR, error EAGAIN. */
+ASOCK_FAULT_POINT(SYS_GETADDRINFO, sys_getaddrinfo, EAGAIN)
+ASOCK_FAULT_POINT(CONNECT_BY_NAME_ALLOC, connect_by_name_alloc, ENOMEM)  /* a connect by name */
