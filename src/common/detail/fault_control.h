@@ -47,6 +47,17 @@ const char* asock_fault_point_name(unsigned point);
 void asock_fault_set_errno(unsigned point, int error);
 int asock_fault_errno(unsigned point);
 
+/* Name resolution (async_resolve.h). From now on the resolver's helper threads answer a lookup
+   of host with addresses (comma-separated numeric addresses, in that order; NULL or "": the
+   name does not exist) after sleeping delay_ms, instead of asking the system: a slow resolver,
+   or a name with the addresses a test needs. Again for the same host replaces it; host NULL
+   removes every override. */
+void asock_fault_resolve_override(const char* host, const char* addresses, uint32_t delay_ms);
+/* The resolver's helper threads alive now, and how long one waits idle before it ends
+   (default 3000 ms). */
+uint32_t asock_fault_resolver_threads(void);
+void asock_fault_resolver_idle_ms(uint32_t idle_ms);
+
 #ifdef __cplusplus
 }
 #endif
