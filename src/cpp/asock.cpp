@@ -23,17 +23,33 @@ public:
             return "the operation was abandoned: the socket was closed, or the peer closed or reset the connection";
         case result::invalid_argument:
             return "invalid argument: a buffer, or the buffers of one operation together, over UINT32_MAX bytes";
+        case result::timed_out:
+            return "the operation timed out";
+        case result::cancelled:
+            return "the operation was cancelled";
+        case result::name_not_found:
+            return "the name has no address";
         }
         return "unknown asock result";
     }
 
-    // So that a refusal reads the same whether it came as std::errc::invalid_argument (the
-    // handler forms) or as result::invalid_argument (an awaitable's io_result).
+    // So that a result reads the same as the system's error for the same thing: a refusal as
+    // std::errc::invalid_argument (the handler forms return that), a timeout as
+    // std::errc::timed_out (a connect's timeout is the system's ETIMEDOUT), a cancel as
+    // std::errc::operation_canceled (ECANCELED).
     std::error_condition default_error_condition(int value) const noexcept override
     {
-        if (static_cast<result>(value) == result::invalid_argument)
+        switch (static_cast<result>(value))
+        {
+        case result::invalid_argument:
             return std::errc::invalid_argument;
-        return std::error_category::default_error_condition(value);
+        case result::timed_out:
+            return std::errc::timed_out;
+        case result::cancelled:
+            return std::errc::operation_canceled;
+        default:
+            return std::error_category::default_error_condition(value);
+        }
     }
 };
 
@@ -58,6 +74,13 @@ socket::socket(engine& e, SOCKET_HANDLE handle)
     handle_ = async_socket_create(e.native_handle(), handle);
     if (handle_ == nullptr)
         throw std::system_error(std::make_error_code(std::errc::invalid_argument), "asock::socket: the socket could not be created");
+}
+
+timer::timer(engine& e)
+{
+    handle_ = async_timer_create(e.native_handle());
+    if (handle_ == nullptr)
+        throw std::system_error(std::make_error_code(std::errc::not_enough_memory), "asock::timer: the timer could not be made");
 }
 
 listener::listener(engine& e, const char* address, std::uint16_t port, std::int32_t backlog)

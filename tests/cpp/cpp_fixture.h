@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <thread>
+#include <utility>
 
 #include "asock/asock.hpp"
 #include "contract/contract_fixture.h"
@@ -23,6 +25,29 @@ inline asock::socket open_cpp_socket(asock::engine& e, SOCKET_HANDLE handle)
     EXPECT_TRUE(opened.wait_for(1));
     EXPECT_EQ(asock::result::ok, status.load());
     return s;
+}
+
+// What one co_await yielded, where, and how many times its coroutine resumed after it.
+template <typename T>
+struct Awaited
+{
+    T value{};
+    std::thread::id thread;
+    std::atomic<int> resumes{0};
+    Counter done;
+};
+
+// A coroutine that awaits make() once and records it. It runs until its first suspension
+// before this call returns: when the awaitable does not suspend, the record is complete when
+// the call returns (and its thread is the caller's).
+template <typename T, typename Make>
+asock::task await_one(Awaited<T>& record, Make make)
+{
+    T value = co_await make();
+    record.value = std::move(value);
+    record.thread = std::this_thread::get_id();
+    record.resumes++;
+    record.done.add();
 }
 
 class CppContract : public Contract
