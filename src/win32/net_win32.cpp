@@ -147,6 +147,13 @@ struct AcceptOp
     AcceptOp* prev = nullptr;
     AcceptOp* next = nullptr;
     AcceptOp* ready_next = nullptr;
+    // Guarded by the listener's mutex: AcceptEx returned (CancelIoEx can find it), a cancel was
+    // asked for (made by the call that started it when it came before AcceptEx returned).
+    bool issued = false;
+    bool cancel_requested = false;
+    // The starting call's and the completion's: the completion may be delivered before the
+    // call that started the accept looks at it again.
+    std::atomic<uint8_t> references{2};
     char addresses[2 * (sizeof(sockaddr_storage) + 16)];
 };
 
@@ -174,6 +181,12 @@ void free_op(AcceptOp* op) noexcept
     os().free(op);
 }
 
+void release_op(AcceptOp* op) noexcept
+{
+    if (op->references.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        free_op(op);
+}
+
 void free_listener(Handle& core) noexcept
 {
     auto* listener = static_cast<Listener*>(&core);
@@ -189,7 +202,7 @@ void deliver(AcceptOp* op) noexcept
     const ASYNC_SOCKET_ACCEPT_RESULT result = op->result;
     ASYNC_SOCKET_HANDLE socket = op->socket;
     const int error = op->error;
-    free_op(op);
+    release_op(op);
     callback(context, result, socket, error);
 }
 
@@ -252,9 +265,16 @@ void carry_on_closing(Listener& listener) noexcept
 }
 
 // Makes a finished AcceptEx a result: the new socket, open, or the error.
-void prepare(Listener& listener, AcceptOp& op, ULONG io_result) noexcept
+void prepare(Listener& listener, AcceptOp& op, ULONG io_result, bool cancel_requested) noexcept
 {
     int error = errno_from(io_result);
+    if (error != 0 && cancel_requested)
+    {
+        discard_connection(op);
+        op.result = ASYNC_SOCKET_ACCEPT_CANCELLED;
+        op.error = ECANCELED;
+        return;
+    }
     if (error == 0)
     {
         const SOCKET listening = listener.native;
@@ -280,9 +300,11 @@ void prepare(Listener& listener, AcceptOp& op, ULONG io_result) noexcept
     op.error = 0;
 }
 
-bool is_open(Listener& listener) noexcept
+// Whether the listener is open, and whether a cancel was asked for op.
+bool is_open(Listener& listener, const AcceptOp& op, bool& cancel_requested) noexcept
 {
     std::lock_guard<std::mutex> lock(listener.mutex);
+    cancel_requested = op.cancel_requested;
     return listener.state == HandleState::open;
 }
 
@@ -330,8 +352,9 @@ VOID CALLBACK on_accept_io(PTP_CALLBACK_INSTANCE instance, PVOID context, PVOID 
     Listener& listener = *static_cast<Listener*>(context);
     CallbackScope scope(listener, instance);
     auto* op = CONTAINING_RECORD(static_cast<OVERLAPPED*>(overlapped), AcceptOp, overlapped);
-    if (is_open(listener))
-        prepare(listener, *op, io_result);
+    bool cancel_requested = false;
+    if (is_open(listener, *op, cancel_requested))
+        prepare(listener, *op, io_result, cancel_requested);
     if (queue_ready(listener, *op))
         deliver_ready(listener);
 }
@@ -437,7 +460,16 @@ int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accep
     }
     const int error = start_accept(listener, *op);
     if (error == 0)
+    {
+        {
+            std::lock_guard<std::mutex> lock(listener.mutex);
+            op->issued = true;
+            if (op->cancel_requested)  // asked for before AcceptEx had it
+                os().CancelIoEx(reinterpret_cast<HANDLE>(listener.native), &op->overlapped);
+        }
+        release_op(op);
         return 0;
+    }
     {
         std::lock_guard<std::mutex> lock(listener.mutex);
         unlink(listener, *op);
@@ -445,6 +477,24 @@ int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accep
     os().closesocket(op->accepted);
     free_op(op);
     return error;
+}
+
+int listener_cancel_accepts(Listener& listener) noexcept
+{
+    ApiCall call(listener);
+    if (!call.handle_open())
+        return EBADF;
+    std::lock_guard<std::mutex> lock(listener.mutex);
+    for (AcceptOp* op = listener.ops; op != nullptr; op = op->next)
+    {
+        if (op->cancel_requested)
+            continue;
+        op->cancel_requested = true;
+        // An accept that completed already is not found: its connection stays its result.
+        if (op->issued)
+            os().CancelIoEx(reinterpret_cast<HANDLE>(listener.native), &op->overlapped);
+    }
+    return 0;
 }
 
 void listener_close(Listener& listener) noexcept
@@ -485,8 +535,21 @@ void listener_destroy(Listener& listener) noexcept
 }
 
 // ---- Connect ----------------------------------------------------------------------------
+//
+// A connect ends early for its timeout (the threadpool timer) or its cancellation (a CancelLink
+// whose on_cancel runs under the cancellation's mutex): both only ask, under the op's mutex, and
+// the first one wins. CancelIoEx of an OVERLAPPED that ConnectEx has not taken finds nothing,
+// so a request that comes before ConnectEx returned is made by the starting call once it did
+// (issued). The starting call and the completion both hold the op then (references).
 
 namespace {
+
+struct ConnectOp;
+
+struct ConnectLink : CancelLink
+{
+    ConnectOp* op = nullptr;
+};
 
 struct ConnectOp
 {
@@ -499,29 +562,90 @@ struct ConnectOp
     int address_length = 0;
     TP_CALLBACK_ENVIRON environment{};
     PTP_TIMER timer = nullptr;
-    std::atomic<bool> timed_out{false};
+    Cancellation* cancellation = nullptr;  // holds a reference until the callback returned
+    ConnectLink link;
+    bool registered = false;    // link is registered with cancellation
+    bool precancelled = false;  // the cancellation was cancelled before the start
+    std::atomic<uint8_t> references{2};
     ON_ASYNC_SOCKET_CONNECT_COMPLETE callback = nullptr;
     void* context = nullptr;
+
+    std::mutex mutex;  // guards what follows
+    bool issued = false;     // ConnectEx returned: CancelIoEx can find it
+    bool completed = false;  // its completion came: nothing is cancelled any more
+    bool timed_out = false;
+    bool cancelled = false;
 };
+
+void stop_timer(ConnectOp& op) noexcept
+{
+    if (op.timer == nullptr)
+        return;
+    os().SetThreadpoolTimer(op.timer, nullptr, 0, 0);
+    os().WaitForThreadpoolTimerCallbacks(op.timer, TRUE);
+    os().CloseThreadpoolTimer(op.timer);
+    os().DestroyThreadpoolEnvironment(&op.environment);
+    op.timer = nullptr;
+}
+
+// The cancellation's reference (and link) goes: on_cancel is not running and will not run.
+void let_go_of_cancellation(ConnectOp& op) noexcept
+{
+    if (op.cancellation == nullptr)
+        return;
+    if (op.registered)
+        cancellation_unregister(*op.cancellation, op.link);
+    else
+        cancellation_release(*op.cancellation);
+    op.cancellation = nullptr;
+}
 
 void free_connect(ConnectOp* op) noexcept
 {
-    if (op->timer != nullptr)
-    {
-        os().SetThreadpoolTimer(op->timer, nullptr, 0, 0);
-        os().WaitForThreadpoolTimerCallbacks(op->timer, TRUE);
-        os().CloseThreadpoolTimer(op->timer);
-        os().DestroyThreadpoolEnvironment(&op->environment);
-    }
     op->~ConnectOp();
     os().free(op);
 }
 
-VOID CALLBACK on_connect_timeout(PTP_CALLBACK_INSTANCE, PVOID context, PTP_TIMER)
+void release_connect(ConnectOp* op) noexcept
 {
-    auto* op = static_cast<ConnectOp*>(context);
-    op->timed_out = true;
-    os().CancelIoEx(reinterpret_cast<HANDLE>(op->native), &op->io.overlapped);
+    if (op->references.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        free_connect(op);
+}
+
+// Called with op.mutex held.
+void cancel_issued_locked(ConnectOp& op) noexcept
+{
+    if (op.issued && !op.completed)
+        os().CancelIoEx(reinterpret_cast<HANDLE>(op.native), &op.io.overlapped);
+}
+
+// The timeout or the cancellation asks the connect to end; the first reason is the one told.
+void request_end(ConnectOp& op, bool by_timeout) noexcept
+{
+    std::lock_guard<std::mutex> lock(op.mutex);
+    if (op.completed || op.timed_out || op.cancelled)
+        return;
+    (by_timeout ? op.timed_out : op.cancelled) = true;
+    cancel_issued_locked(op);
+}
+
+VOID CALLBACK on_connect_timeout(PTP_CALLBACK_INSTANCE, PVOID context, PTP_TIMER) { request_end(*static_cast<ConnectOp*>(context), true); }
+
+void on_connect_cancel(CancelLink& link) noexcept { request_end(*static_cast<ConnectLink&>(link).op, false); }
+
+// The errno value the connect ends with.
+int connect_error(ConnectOp& op, ULONG io_result, bool timed_out, bool cancelled) noexcept
+{
+    if (op.precancelled)
+        return ECANCELED;  // even if it connected meanwhile: it was never to be tried
+    int error = errno_from(io_result);
+    if (error != 0 && cancelled)
+        return ECANCELED;
+    if (error != 0 && timed_out)
+        return ETIMEDOUT;
+    if (error == 0)
+        error = os().setsockopt(op.native, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0 ? last_errno() : set_nodelay(op.native);
+    return error;
 }
 
 // Runs on the socket's threadpool I/O callback, in its callback scope (a destroy of the socket
@@ -529,34 +653,32 @@ VOID CALLBACK on_connect_timeout(PTP_CALLBACK_INSTANCE, PVOID context, PTP_TIMER
 void connect_done(ExternalIo& io, ULONG io_result, ULONG_PTR) noexcept
 {
     auto* op = reinterpret_cast<ConnectOp*>(&io);
-    // The timer goes first: its CancelIoEx must not meet a closed handle.
-    os().SetThreadpoolTimer(op->timer, nullptr, 0, 0);
-    os().WaitForThreadpoolTimerCallbacks(op->timer, TRUE);
-    int error = errno_from(io_result);
-    if (io_result == ERROR_OPERATION_ABORTED && op->timed_out)
-        error = ETIMEDOUT;
-    if (error == 0)
-        error = os().setsockopt(op->native, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0 ? last_errno() : set_nodelay(op->native);
+    bool timed_out;
+    bool cancelled;
+    {
+        std::lock_guard<std::mutex> lock(op->mutex);
+        op->completed = true;
+        timed_out = op->timed_out;
+        cancelled = op->cancelled;
+    }
+    stop_timer(*op);
+    const int error = connect_error(*op, io_result, timed_out, cancelled);
     ASYNC_SOCKET_HANDLE socket = op->socket;
     if (error != 0)
     {
         async_socket_destroy(socket);
         socket = nullptr;
     }
-    const auto callback = op->callback;
-    void* context = op->context;
     EXECUTION_ENGINE_HANDLE engine = op->engine;
-    free_connect(op);
-    callback(context, connect_result_for(error), socket, error);
+    op->callback(op->context, connect_result_for(error), socket, error);
+    let_go_of_cancellation(*op);
+    release_connect(op);
     execution_engine_dec_ref(engine);
 }
 
 bool start_connect(SOCKET handle, ExternalIo& io, void*) noexcept
 {
     auto* op = reinterpret_cast<ConnectOp*>(&io);
-    // op may be gone once this returns (the completion may already run). A timer that fired
-    // before ConnectEx was pending (timeout_ms of a millisecond or so) cancelled nothing: the
-    // connect then ends by the system's own limit (see async_socket_win32_notes.md).
     return op->connect_ex(handle, reinterpret_cast<const sockaddr*>(&op->address), op->address_length, nullptr, 0, nullptr, &op->io.overlapped) != FALSE;
 }
 
@@ -603,9 +725,56 @@ void arm_timer(ConnectOp& op, uint32_t timeout_ms) noexcept
     os().SetThreadpoolTimer(op.timer, &due_time, 0, 0);
 }
 
+// Links the connect to its cancellation (a reference held until the callback returned). One
+// already cancelled makes the connect end CANCELLED through its completion, as any other.
+void join_cancellation(ConnectOp& op, Cancellation* cancellation) noexcept
+{
+    if (cancellation == nullptr)
+        return;
+    op.cancellation = cancellation;
+    op.link.op = &op;
+    op.link.on_cancel = on_connect_cancel;
+    op.registered = cancellation_register(*cancellation, op.link);
+    if (op.registered)
+        return;
+    cancellation_add_ref(*cancellation);
+    op.precancelled = true;
+    op.cancelled = true;
+}
+
+// The connect's socket and timer, ready to start. Returns 0 or an errno value (nothing left).
+int prepare_connect(ConnectOp& op, EXECUTION_ENGINE_HANDLE engine) noexcept
+{
+    int error = make_connect_socket(op);
+    if (error != 0)
+        return error;
+    error = make_timer(op, engine);
+    if (error != 0)
+    {
+        os().closesocket(op.native);
+        return error;
+    }
+    error = open_socket(engine, op.native, op.socket);  // the socket owns native now
+    if (error != 0)
+        stop_timer(op);
+    return error;
+}
+
+// After ConnectEx returned: a request to end that came first is made now.
+void after_issue(ConnectOp& op) noexcept
+{
+    {
+        std::lock_guard<std::mutex> lock(op.mutex);
+        op.issued = true;
+        if (op.timed_out || op.cancelled)
+            cancel_issued_locked(op);
+    }
+    release_connect(&op);
+}
+
 }  // namespace
 
-int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept
+int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, Cancellation* cancellation, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept
 {
     sockaddr_storage storage;
     SockLen length = 0;
@@ -623,33 +792,44 @@ int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address,
     op->context = context;
     op->address = storage;
     op->address_length = length;
-    int error = make_connect_socket(*op);
-    if (error == 0)
-    {
-        error = make_timer(*op, execution_engine);
-        if (error != 0)
-            os().closesocket(op->native);
-    }
-    if (error == 0)
-        error = open_socket(execution_engine, op->native, op->socket);  // the socket owns native now
+    int error = prepare_connect(*op, execution_engine);
     if (error != 0)
     {
         free_connect(op);
         return error;
     }
+    join_cancellation(*op, cancellation);
     // Held until the callback has returned.
     execution_engine_inc_ref(execution_engine);
-    // The timer starts first: once ConnectEx is started, op may be gone at any moment.
+    // The timer starts first: once ConnectEx is started, the completion may run at any moment.
     arm_timer(*op, timeout_ms);
     ASYNC_SOCKET_HANDLE socket = op->socket;
     error = socket_start_external(*reinterpret_cast<Socket*>(socket), op->io, start_connect, nullptr);
-    if (error != 0)
+    if (error == 0)
     {
-        free_connect(op);  // stops the timer
-        async_socket_destroy(socket);
-        execution_engine_dec_ref(execution_engine);
+        after_issue(*op);
+        return 0;
     }
+    stop_timer(*op);
+    let_go_of_cancellation(*op);
+    free_connect(op);
+    async_socket_destroy(socket);
+    execution_engine_dec_ref(execution_engine);
     return error;
 }
+
+// ---- UNIX domain sockets ----------------------------------------------------------------
+//
+// Wine 8 refuses AF_UNIX sockets (socket() fails with WSAEAFNOSUPPORT; see
+// docs/requirements/async_socket_win32_notes.md), so this backend does not offer them.
+
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create_unix(EXECUTION_ENGINE_HANDLE, const char*, int32_t, Listener*& listener, int& error) noexcept
+{
+    listener = nullptr;
+    error = EAFNOSUPPORT;
+    return create_result_for(error);
+}
+
+int connect_start_unix(EXECUTION_ENGINE_HANDLE, const char*, uint32_t, Cancellation*, ON_ASYNC_SOCKET_CONNECT_COMPLETE, void*) noexcept { return EAFNOSUPPORT; }
 
 }  // namespace asock::detail

@@ -49,6 +49,12 @@ const Win32Api real_api = {
     SetThreadpoolTimer,
     WaitForThreadpoolTimerCallbacks,
     CloseThreadpoolTimer,
+    CreateThreadpoolWork,
+    SubmitThreadpoolWork,
+    WaitForThreadpoolWorkCallbacks,
+    CloseThreadpoolWork,
+    QueryPerformanceCounter,
+    QueryPerformanceFrequency,
 };
 
 std::atomic<const Win32Api*> current{&real_api};

@@ -191,6 +191,12 @@ public:
             asock::detail::real_os().SetThreadpoolTimer,
             asock::detail::real_os().WaitForThreadpoolTimerCallbacks,
             asock::detail::real_os().CloseThreadpoolTimer,
+            asock::detail::real_os().CreateThreadpoolWork,
+            asock::detail::real_os().SubmitThreadpoolWork,
+            asock::detail::real_os().WaitForThreadpoolWorkCallbacks,
+            asock::detail::real_os().CloseThreadpoolWork,
+            asock::detail::real_os().QueryPerformanceCounter,
+            asock::detail::real_os().QueryPerformanceFrequency,
         };
         return api;
     }

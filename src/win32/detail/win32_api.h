@@ -57,6 +57,15 @@ struct Win32Api
     VOID(WINAPI* SetThreadpoolTimer)(PTP_TIMER timer, PFILETIME due_time, DWORD period_ms, DWORD window_ms);
     VOID(WINAPI* WaitForThreadpoolTimerCallbacks)(PTP_TIMER timer, BOOL cancel_pending_callbacks);
     VOID(WINAPI* CloseThreadpoolTimer)(PTP_TIMER timer);
+
+    // Timers (timer_win32.cpp): the work item that delivers their completions, and the clock
+    // their deadlines are measured on.
+    PTP_WORK(WINAPI* CreateThreadpoolWork)(PTP_WORK_CALLBACK callback, PVOID context, PTP_CALLBACK_ENVIRON environment);
+    VOID(WINAPI* SubmitThreadpoolWork)(PTP_WORK work);
+    VOID(WINAPI* WaitForThreadpoolWorkCallbacks)(PTP_WORK work, BOOL cancel_pending_callbacks);
+    VOID(WINAPI* CloseThreadpoolWork)(PTP_WORK work);
+    BOOL(WINAPI* QueryPerformanceCounter)(LARGE_INTEGER* count);
+    BOOL(WINAPI* QueryPerformanceFrequency)(LARGE_INTEGER* frequency);
 };
 
 // The table in use: the real operating system unless a test installed another.
