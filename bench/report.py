@@ -2,9 +2,13 @@
 """Assembles docs/benchmarks.md from the benchmark results and checks asock's targets.
 
 Reads RESULTS/servers.json and servers.md (bench/run_servers.py), RESULTS/inproc.json and
-inproc.md when present (bench/inproc/run_inproc.py), and RESULTS/benchmarks.png. Writes the
-markdown file (machine, method, targets with PASS/MISS, the tables, the plot), copies the plot
-next to it, and prints the targets and tables to stdout.
+inproc.md when present (bench/inproc/run_inproc.py), RESULTS/timers.md when present
+(bench/timers/run_timers.py: the "Timers" section, appended as it is), and RESULTS/benchmarks.png.
+Writes the markdown file (machine, method, targets with PASS/MISS, the tables, the plot), copies
+the plot next to it, and prints the targets and tables to stdout.
+
+--timers-only: replaces only the "## Timers" section of the existing markdown file with
+RESULTS/timers.md (appends it if the file has none), leaving the rest as it was.
 
 Standard library only.
 """
@@ -226,7 +230,37 @@ def build_document(servers, inproc_md, f, results_dir, build_dir, command):
     lines += ["", read_text(os.path.join(results_dir, "servers.md")) or "(no servers.md)"]
     lines += ["", "## In-process measurements", "",
               inproc_md or "Not measured: `bench/inproc/run_inproc.py` left no `inproc.md` in the results."]
+    timers_md = read_text(os.path.join(results_dir, "timers.md"))
+    if timers_md:
+        lines += ["", timers_md]
     return "\n".join(lines) + "\n"
+
+
+TIMERS_HEADING = "## Timers"
+
+
+def replace_timers_section(document, section):
+    """document with its "## Timers" section (up to the next "## " heading) replaced by section."""
+    lines = document.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(TIMERS_HEADING)), None)
+    if start is None:
+        return "\n".join(lines) + "\n\n" + section.strip() + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    kept_after = lines[end:]
+    return "\n".join(lines[:start] + section.strip().split("\n") + ([""] + kept_after if kept_after else [])) + "\n"
+
+
+def write_timers_only(results_dir, output):
+    section = read_text(os.path.join(results_dir, "timers.md"))
+    if section is None:
+        sys.exit(f"report.py: no timers.md in {results_dir} (run bench/timers/run_timers.py first)")
+    document = read_text(output)
+    if document is None:
+        sys.exit(f"report.py: no {output} to put the Timers section in (run scripts/bench.sh once)")
+    with open(output, "w") as out:
+        out.write(replace_timers_section(document, section))
+    print(section)
+    print(f"report.py: rewrote the Timers section of {output}", file=sys.stderr)
 
 
 def parse_args():
@@ -235,11 +269,16 @@ def parse_args():
     parser.add_argument("--build-dir", default="build/bench", help="for the compiler version")
     parser.add_argument("--output", default="docs/benchmarks.md")
     parser.add_argument("--command", default="scripts/bench.sh", help="the command to record as the one run")
+    parser.add_argument("--timers-only", action="store_true",
+                        help="replace only the Timers section of --output with RESULTS/timers.md")
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    if args.timers_only:
+        write_timers_only(args.results, args.output)
+        return
     servers = read_json(os.path.join(args.results, "servers.json"))
     if servers is None:
         sys.exit(f"report.py: no servers.json in {args.results} (run bench/run_servers.py first)")
