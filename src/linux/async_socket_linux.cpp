@@ -22,9 +22,9 @@
 namespace asock::detail {
 namespace {
 
-Op* make_io_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context) noexcept
+Op* make_io_op(Socket& socket, ItemKind kind, const ASYNC_SOCKET_BUFFER* buffers, uint32_t buffer_count, void* context, uint32_t inline_capacity = kInlineBuffers) noexcept
 {
-    Op* op = op_alloc(buffer_count);
+    Op* op = op_alloc(buffer_count, inline_capacity);
     if (op == nullptr)
         return nullptr;
     op->handle = &socket;
@@ -52,6 +52,9 @@ void complete_abandoned(Op& op) noexcept
     const auto on_receive = op.on_receive;
     const auto on_send = op.on_send;
     const auto on_accept = op.on_accept;
+    const auto on_timer = op.on_timer;
+    const auto on_receive_timed = op.on_receive_timed;
+    const bool timed = op.has(Op::kTimed);
     void* context = op.context;
     // An operation a backend still holds is freed by its report.
     if (!op.has(Op::kOrphaned))
@@ -59,8 +62,16 @@ void complete_abandoned(Op& op) noexcept
     switch (kind)
     {
     case ItemKind::receive:
-        on_receive(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
+        if (timed)
+            on_receive_timed(context, ASYNC_SOCKET_RECEIVE_TIMED_ABANDONED, 0);
+        else
+            on_receive(context, ASYNC_SOCKET_RECEIVE_ABANDONED, 0);
         return;
+    case ItemKind::timer:
+        on_timer(context, ASYNC_TIMER_ABANDONED);
+        return;
+    case ItemKind::cancel_reads:  // requests never wait in a queue
+    case ItemKind::cancel_connect:
     case ItemKind::send:
         on_send(context, ASYNC_SOCKET_SEND_ABANDONED);
         return;
@@ -74,6 +85,22 @@ void complete_abandoned(Op& op) noexcept
     }
 }
 
+// A timed receive: its deadline leaves the heap with it.
+bool complete_timed_receive(Loop& loop, Op& op, long result) noexcept
+{
+    loop.disarm(op.io.timed.deadline);
+    ASYNC_SOCKET_RECEIVE_TIMED_RESULT outcome = ASYNC_SOCKET_RECEIVE_TIMED_OK;
+    if (result == -ECANCELED && ended_early(op))
+        outcome = op.has(Op::kCancelled) ? ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED : ASYNC_SOCKET_RECEIVE_TIMED_TIMEOUT;
+    else if (result <= 0)
+        outcome = receive_result_for(result) == ASYNC_SOCKET_RECEIVE_ABANDONED ? ASYNC_SOCKET_RECEIVE_TIMED_ABANDONED : ASYNC_SOCKET_RECEIVE_TIMED_ERROR;
+    const auto callback = op.on_receive_timed;
+    void* context = op.context;
+    op_free(&op);
+    callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_TIMED_OK ? static_cast<uint32_t>(result) : 0);
+    return true;
+}
+
 void complete_failed_send(Op& op, uint8_t failure) noexcept
 {
     const auto callback = op.on_send;
@@ -82,10 +109,10 @@ void complete_failed_send(Op& op, uint8_t failure) noexcept
     callback(context, static_cast<ASYNC_SOCKET_SEND_RESULT>(failure - 1));
 }
 
-Socket* adopt_connected_socket(Loop& loop, int fd, int& error) noexcept
+Socket* adopt_connected_socket(Loop& loop, int fd, bool tcp, int& error) noexcept
 {
     const int one = 1;
-    if (sys::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    if (tcp && sys::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
     {
         error = errno;
         return nullptr;
@@ -189,5 +216,42 @@ uint64_t operation_memory(uint32_t buffer_count) noexcept
 }
 
 SOCKET_HANDLE invalid_socket_handle() noexcept { return INVALID_SOCKET; }
+
+
+// --- Deadlines and cancellation (async_socket_deadline.h) -----------------------------------------
+
+int socket_receive_timed(Socket& socket, ASYNC_SOCKET_BUFFER* payload, uint32_t buffer_count, uint32_t timeout_ms, ON_ASYNC_SOCKET_RECEIVE_TIMED_COMPLETE on_receive_complete, void* context) noexcept
+{
+    Op* op = make_io_op(socket, ItemKind::receive, payload, buffer_count, context, kInlineTimedBuffers);
+    if (op == nullptr)
+        return ENOMEM;
+    op->set(Op::kTimed);
+    op->on_receive_timed = on_receive_complete;
+    timer_node_init(op->io.timed.deadline, timeout_ms == 0 ? 0 : deadline_after_ms(timeout_ms));  // armed by Loop::queue
+    if (!handle_submit(socket, op))
+    {
+        op_free(op);
+        return ENOTCONN;  // as async_socket_receive_async
+    }
+    return 0;
+}
+
+// The cancel request of a socket's receives or a listener's accepts.
+int cancel_reads_of(Handle& handle) noexcept
+{
+    Op* request = op_alloc(0);
+    if (request == nullptr)
+        return ENOMEM;
+    request->kind = ItemKind::cancel_reads;
+    request->handle = &handle;
+    if (!handle_post(handle, request))
+    {
+        op_free(request);
+        return EBADF;
+    }
+    return 0;
+}
+
+int socket_cancel_receives(Socket& socket) noexcept { return cancel_reads_of(socket); }
 
 }  // namespace asock::detail

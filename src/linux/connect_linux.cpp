@@ -24,17 +24,11 @@
 namespace asock::detail {
 namespace {
 
-uint64_t deadline_after(uint32_t timeout_ms) noexcept
-{
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
-}
-
 // 0, or why the connected descriptor cannot become an open socket.
-int open_connected(Loop& loop, Socket& socket) noexcept
+int open_connected(Loop& loop, Socket& socket, bool tcp) noexcept
 {
     const int one = 1;
-    if (sys::setsockopt(socket.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    if (tcp && sys::setsockopt(socket.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
         return errno;
     const int error = loop.backend().attach(socket);
     if (error != 0)
@@ -42,6 +36,20 @@ int open_connected(Loop& loop, Socket& socket) noexcept
     std::lock_guard<SmallMutex> lock(socket.mutex);
     socket.state = HandleState::open;
     return 0;
+}
+
+// The connect is over: its cancellation forgets it. A request the cancellation posted is the
+// loop's (it frees it when it comes); otherwise it is freed here.
+void finish_cancel_request(Op& request) noexcept
+{
+    CancelRequest& cancel = request.cancel;
+    Cancellation& cancellation = *cancel.cancellation;
+    if (cancel.registered)
+        cancellation_unregister(cancellation, cancel.link);  // waits for a cancel telling it now
+    const bool posted = cancel.posted;
+    cancellation_release(cancellation);  // the request's own reference
+    if (!posted)
+        op_free(&request);
 }
 
 }  // namespace
@@ -53,9 +61,15 @@ bool complete_connect(Loop& loop, Op& op, long result) noexcept
 {
     auto& socket = static_cast<Socket&>(*op.handle);
     socket.queues[kWrites].pop_front();
-    int error = result == 0 ? 0 : op.has(Op::kTimedOut) ? ETIMEDOUT : static_cast<int>(-result);
+    int error = static_cast<int>(-result);
+    if (result == -ECANCELED && op.has(Op::kCancelled))
+        error = ECANCELED;
+    else if (result == -ECANCELED && op.has(Op::kTimedOut))
+        error = ETIMEDOUT;
+    if (op.connect.cancel_request != nullptr)
+        finish_cancel_request(*op.connect.cancel_request);
     if (error == 0)
-        error = open_connected(loop, socket);
+        error = open_connected(loop, socket, op.connect.peer()->sa_family != AF_UNIX);
     const auto callback = op.on_connect;
     void* context = op.context;
     op_free(&op);
@@ -72,35 +86,89 @@ bool complete_connect(Loop& loop, Op& op, long result) noexcept
 
 // --- The platform interface (detail/platform_net.h) -------------------------------------------
 
-int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept
+int connect_start(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, uint32_t timeout_ms, Cancellation* cancellation, ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete, void* context) noexcept
 {
     sockaddr_storage peer;
     socklen_t length;
     if (!parse_address(address, port, peer, length, ::inet_pton))
         return EINVAL;
-    Engine& engine = *Engine::from_handle(execution_engine);
+    const ConnectRequest request{reinterpret_cast<const sockaddr*>(&peer), length, timeout_ms, cancellation, on_connect_complete, context};
+    return connect_start_to(*Engine::from_handle(execution_engine), request);
+}
+
+namespace {
+
+// The operation's copy of the peer's address: inline for IP, on the heap for longer ones.
+bool copy_peer(Op& op, const sockaddr* peer, socklen_t length) noexcept
+{
+    if (length <= sizeof(sockaddr_in6))
+    {
+        std::memcpy(&op.connect.address, peer, length);
+        op.connect.address_length = length;
+        return true;
+    }
+    char* copy = inject_fault(FaultPoint::connect_alloc) ? nullptr : new (std::nothrow) char[length];
+    if (copy == nullptr)
+        return false;
+    std::memcpy(copy, peer, length);
+    op.connect.set_heap_address(reinterpret_cast<sockaddr*>(copy));
+    op.connect.address_length = length;  // now op_free frees the copy
+    return true;
+}
+
+// A connect's memory: the operation, the socket and the cancel request (when it has a
+// cancellation). False (nothing kept) when any of them is missing.
+bool allocate_connect(Engine& engine, Loop& loop, int fd, const ConnectRequest& request, Op*& op, Socket*& socket) noexcept
+{
+    op = op_alloc(0);
+    Op* cancel = request.cancellation != nullptr && op != nullptr ? op_alloc(0) : nullptr;
+    socket = op == nullptr || inject_fault(FaultPoint::connect_alloc) ? nullptr : new (std::nothrow) Socket(engine, loop, fd);
+    if (op != nullptr)
+    {
+        op->kind = ItemKind::connect;  // so that op_free knows what it holds
+        op->connect.address_length = 0;
+        op->connect.cancel_request = cancel;
+    }
+    if (socket != nullptr && (request.cancellation == nullptr || cancel != nullptr) && copy_peer(*op, request.peer, request.length))
+        return true;
+    if (cancel != nullptr)
+        op_free(cancel);
+    if (op != nullptr)
+        op_free(op);
+    delete socket;
+    return false;
+}
+
+}  // namespace
+
+int connect_start_to(Engine& engine, const ConnectRequest& request) noexcept
+{
     Loop& loop = engine.pick_loop();
-    const int fd = sys::socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC | loop.backend().socket_flags(), 0);
+    const int fd = sys::socket(request.peer->sa_family, SOCK_STREAM | SOCK_CLOEXEC | loop.backend().socket_flags(), 0);
     if (fd < 0)
         return errno;
-    Op* op = op_alloc(0);
-    auto* socket = op == nullptr || inject_fault(FaultPoint::connect_alloc) ? nullptr : new (std::nothrow) Socket(engine, loop, fd);
-    if (socket == nullptr)
+    Op* op = nullptr;
+    Socket* socket = nullptr;
+    if (!allocate_connect(engine, loop, fd, request, op, socket))
     {
-        if (op != nullptr)
-            op_free(op);
         sys::close(fd);
         return ENOMEM;
     }
     socket->state = HandleState::opening;
     engine.inc_ref();
     op->handle = socket;
-    op->kind = ItemKind::connect;
-    op->on_connect = on_connect_complete;
-    op->context = context;
-    std::memcpy(&op->connect.address, &peer, length);
-    op->connect.address_length = length;
-    op->connect.deadline.deadline_ns = deadline_after(timeout_ms);  // armed by the loop (Loop::queue)
+    op->on_connect = request.on_connect_complete;
+    op->context = request.context;
+    timer_node_init(op->connect.deadline, deadline_after_ms(request.timeout_ms));  // armed by the loop (Loop::queue)
+    if (Op* cancel = op->connect.cancel_request)
+    {
+        cancel->kind = ItemKind::cancel_connect;
+        cancel->handle = socket;
+        cancel->cancel.cancellation = request.cancellation;
+        cancel->cancel.registered = false;
+        cancel->cancel.posted = false;
+        cancellation_add_ref(*request.cancellation);  // registered by the loop (Loop::queue)
+    }
     // Through the inbox also on the loop's own thread: the callback must not run inside this
     // call (a refused or unreachable connect may end at once).
     loop.post(op);

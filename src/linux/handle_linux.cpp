@@ -8,6 +8,7 @@
 #include "detail/loop.h"
 #include "detail/socket.h"
 #include "detail/sys.h"
+#include "detail/timer.h"
 #include "detail/wait_graph.h"
 
 namespace asock::detail {
@@ -41,10 +42,18 @@ void close_elsewhere(Handle& handle, std::unique_lock<SmallMutex>& lock) noexcep
 void handle_free(Handle& handle) noexcept
 {
     Engine& engine = *handle.engine;
-    if (handle.kind == HandleKind::socket)
+    switch (handle.kind)
+    {
+    case HandleKind::socket:
         delete static_cast<Socket*>(&handle);
-    else
+        break;
+    case HandleKind::listener:
         delete static_cast<Listener*>(&handle);
+        break;
+    case HandleKind::timer:
+        delete static_cast<Timer*>(&handle);
+        break;
+    }
     engine.dec_ref();
 }
 
@@ -85,7 +94,7 @@ void handle_destroy(Handle& handle) noexcept
         std::lock_guard<SmallMutex> lock(handle.mutex);
         never_opened = handle.state == HandleState::created;
     }
-    if (never_opened)
+    if (never_opened && handle.fd >= 0)
         sys::close(handle.fd);
     handle_release(handle);  // the owner's
 }

@@ -43,14 +43,26 @@ struct LinuxListenCalls
 bool complete_accept(Loop& loop, Op& op, long result) noexcept
 {
     if (result < 0 && is_accept_retry(static_cast<int>(-result)))
-        return false;
+    {
+        if (!ended_early(op))
+            return false;
+        result = -ECANCELED;
+    }
     Handle& listener = *op.handle;
-    listener.queues[kReads].pop_front();
+    listener.queues[kReads].remove(&op);  // the first, unless a cancel took it from behind others
+    if (result == -ECANCELED && ended_early(op))
+    {
+        const auto on_cancelled = op.on_accept;
+        void* cancelled_context = op.context;
+        op_free(&op);
+        on_cancelled(cancelled_context, ASYNC_SOCKET_ACCEPT_CANCELLED, nullptr, 0);
+        return true;
+    }
     int error = result < 0 ? static_cast<int>(-result) : 0;
     Socket* socket = nullptr;
     if (result >= 0)
     {
-        socket = adopt_connected_socket(loop.engine().pick_loop(), static_cast<int>(result), error);
+        socket = adopt_connected_socket(loop.engine().pick_loop(), static_cast<int>(result), !static_cast<Listener&>(listener).unix_domain, error);
         if (socket == nullptr)
             sys::close(static_cast<int>(result));
     }
@@ -62,6 +74,24 @@ bool complete_accept(Loop& loop, Op& op, long result) noexcept
 }
 
 // --- The platform interface (detail/platform_net.h) -------------------------------------------
+
+// The listener around a descriptor that listens: attached to a loop and open. On failure the
+// descriptor is closed and the error returned.
+int make_listener(Engine& engine, Loop& loop, int fd, uint16_t port, Listener*& listener) noexcept
+{
+    Listener* created = inject_fault(FaultPoint::listener_alloc) ? nullptr : new (std::nothrow) Listener(engine, loop, fd, port);
+    const int error = created == nullptr ? ENOMEM : loop.backend().attach(*created);
+    if (error != 0)
+    {
+        delete created;
+        sys::close(fd);
+        return error;
+    }
+    created->state = HandleState::open;
+    engine.inc_ref();
+    listener = created;
+    return 0;
+}
 
 ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept
 {
@@ -82,22 +112,11 @@ ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE exec
     }
     uint16_t bound_port = 0;
     error = bind_and_listen<LinuxListenCalls>(fd, bind_address, length, backlog, bound_port);
-    Listener* created = nullptr;
-    if (error == 0)
-    {
-        created = inject_fault(FaultPoint::listener_alloc) ? nullptr : new (std::nothrow) Listener(engine, loop, fd, bound_port);
-        error = created == nullptr ? ENOMEM : loop.backend().attach(*created);
-    }
     if (error != 0)
-    {
-        delete created;
         sys::close(fd);
-        return create_result_for(error);
-    }
-    created->state = HandleState::open;
-    engine.inc_ref();
-    listener = created;
-    return ASYNC_SOCKET_LISTENER_CREATE_OK;
+    else
+        error = make_listener(engine, loop, fd, bound_port, listener);
+    return create_result_for(error);
 }
 
 uint16_t listener_port(const Listener& listener) noexcept { return listener.port; }
@@ -123,5 +142,8 @@ int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accep
 void listener_close(Listener& listener) noexcept { handle_close(listener); }
 
 void listener_destroy(Listener& listener) noexcept { handle_destroy(listener); }
+
+
+int listener_cancel_accepts(Listener& listener) noexcept { return cancel_reads_of(listener); }
 
 }  // namespace asock::detail

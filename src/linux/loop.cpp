@@ -14,6 +14,7 @@
 #include "detail/listener.h"
 #include "detail/socket.h"
 #include "detail/sys.h"
+#include "detail/timer.h"
 #include "detail/wait_graph.h"
 
 namespace asock::detail {
@@ -33,10 +34,7 @@ void splice(DirtyNode& from, DirtyNode& to) noexcept
     from.prev = from.next = &from;
 }
 
-uint64_t now_ns() noexcept
-{
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
+uint64_t now_ns() noexcept { return monotonic_now_ns(); }
 
 }  // namespace
 
@@ -311,7 +309,98 @@ void Loop::process_item(Item* item) noexcept
     case ItemKind::connect:
         queue(as_op(item));
         return;
+    case ItemKind::timer:
+        start_timer(*as_op(item));
+        return;
+    case ItemKind::cancel_reads:
+        cancel_reads(*as_op(item));
+        return;
+    case ItemKind::cancel_connect:
+        cancel_connect(*as_op(item));
+        return;
     }
+}
+
+// A timer's start replaces the one armed (which completes CANCELLED). Armed first: a callback
+// of the one replaced may start, cancel or destroy the timer again.
+void Loop::start_timer(Op& op) noexcept
+{
+    Handle& timer = *op.handle;
+    Op* const replaced = timer.in_flight[kReads];
+    timer.in_flight[kReads] = &op;
+    arm_deadline(op);
+    if (replaced == nullptr)
+        return;
+    deadlines_.disarm(replaced->timer);
+    HandleScope scope(*this, timer);
+    complete_timer(*replaced, ASYNC_TIMER_CANCELLED);
+}
+
+// async_socket_cancel_receives, async_socket_listener_cancel_accepts, async_timer_cancel: the
+// reads pending now end early. The one a backend holds is told to end (it may still complete
+// with what it got); the queued ones complete CANCELLED here, in order, out of their queue, so
+// that a callback that starts new reads or closes the handle does not touch them.
+void Loop::cancel_reads(Op& request) noexcept
+{
+    Handle& handle = *request.handle;
+    op_free(&request);
+    if (handle.detached)
+        return;
+    HandleScope scope(*this, handle);
+    Op* const in_flight = handle.in_flight[kReads];
+    ItemQueue waiting;
+    handle.queues[kReads].extract_if([in_flight](Item* item) { return item != in_flight; }, waiting);
+    if (in_flight != nullptr)
+        end_early(*in_flight, Op::kCancelled);
+    while (Item* item = waiting.pop_front())
+    {
+        Op& op = *as_op(item);
+        op.set(Op::kCancelled);
+        if (TimerNode* node = deadline_of(op))
+            deadlines_.disarm(*node);
+        complete(op, -ECANCELED);
+    }
+    if (!handle.detached)
+        mark_dirty(handle);
+}
+
+// The cancellation of a connect was cancelled: end the connect if it is still pending. The
+// request holds a reference on the socket (taken when it was posted).
+void Loop::cancel_connect(Op& request) noexcept
+{
+    Handle& socket = *request.handle;
+    op_free(&request);
+    {
+        HandleScope scope(*this, socket);
+        Item* first = socket.queues[kWrites].front();
+        if (!socket.detached && first != nullptr && first->kind == ItemKind::connect && !as_op(first)->has(Op::kCancelled | Op::kTimedOut))
+            end_early(*as_op(first), Op::kCancelled);
+    }
+    handle_release(socket);
+}
+
+namespace {
+// CancelLink::on_cancel of a connect's request: any thread, under the cancellation's mutex.
+void post_cancel_request(CancelLink& link) noexcept
+{
+    auto* request = static_cast<Op*>(link.owner);
+    request->cancel.posted = true;
+    handle_add_ref(*request->handle);
+    request->handle->loop->post(request);
+}
+}  // namespace
+
+// On the loop's thread, once the connect is queued: a cancel from now on finds it here (its
+// request is posted after the connect was queued). A cancellation cancelled already ends the
+// connect when it would start (Loop::start_next).
+void Loop::register_cancellation(Op& connect) noexcept
+{
+    CancelRequest& request = connect.connect.cancel_request->cancel;
+    request.link.on_cancel = post_cancel_request;
+    request.link.owner = connect.connect.cancel_request;
+    request.registered = cancellation_register(*request.cancellation, request.link);
+    if (!request.registered)
+        connect.set(Op::kCancelled);
 }
 
 void Loop::deliver_open(Item* notice) noexcept
@@ -323,7 +412,12 @@ void Loop::deliver_open(Item* notice) noexcept
 
 // --- Queues --------------------------------------------------------------------------------
 
-void Loop::arm_deadline(Op& op) noexcept { deadlines_.arm(op.connect.deadline, op.connect.deadline.deadline_ns, &op); }
+void Loop::arm_deadline(Op& op) noexcept
+{
+    TimerNode* node = deadline_of(op);
+    if (node != nullptr && node->deadline_ns != 0)
+        deadlines_.arm(*node, node->deadline_ns, &op);
+}
 
 
 
@@ -380,6 +474,12 @@ bool Loop::start_next(Handle& handle, Direction direction) noexcept
         complete_failed_send(op, handle.write_failure);
         return true;
     }
+    if (op.has(Op::kCancelled | Op::kTimedOut))
+    {
+        // Ended before a backend took it (its cancellation was cancelled before it was queued).
+        complete(op, -ECANCELED);
+        return true;
+    }
     long result = 0;
     switch (backend_->start(op, result))
     {
@@ -433,6 +533,9 @@ bool Loop::complete(Op& op, long result) noexcept
     case ItemKind::connect:
         deadlines_.disarm(op.connect.deadline);
         return complete_connect(*this, op, result);
+    case ItemKind::timer:
+    case ItemKind::cancel_reads:
+    case ItemKind::cancel_connect:
     case ItemKind::open_notice:
     case ItemKind::close_waiter:
         break;
@@ -465,14 +568,39 @@ void Loop::run_timers() noexcept
     }
 }
 
-// A connect's deadline: the backend ends it (it then completes with ETIMEDOUT).
+// A timer fires; a connect or a timed receive is ended (it then completes with ETIMEDOUT, or
+// TIMEOUT).
 void Loop::deadline_passed(Op& op) noexcept
 {
-    op.set(Op::kTimedOut);
     Handle& handle = *op.handle;
     HandleScope scope(*this, handle);
+    if (op.kind != ItemKind::timer)
+    {
+        end_early(op, Op::kTimedOut);
+        return;
+    }
+    handle.in_flight[kReads] = nullptr;
+    complete_timer(op, ASYNC_TIMER_FIRED);
+}
+
+// Ends a pending operation before it finished (the handle's scope is on the stack): a backend
+// that holds it is told to end it (it then reports -ECANCELED, or what it got first); one not
+// started ends here.
+void Loop::end_early(Op& op, uint8_t why) noexcept
+{
+    op.set(why);
+    Handle& handle = *op.handle;
     const Direction direction = direction_of(op.kind);
-    long result = -ECANCELED;  // not started yet (the backend was busy): it ends here
+    long result = -ECANCELED;
+    if (op.kind == ItemKind::timer)
+    {
+        handle.in_flight[kReads] = nullptr;
+        deadlines_.disarm(op.timer);
+        complete_timer(op, ASYNC_TIMER_CANCELLED);
+        return;
+    }
+    if (TimerNode* node = deadline_of(op))
+        deadlines_.disarm(*node);  // one end is enough
     if (handle.in_flight[direction] == &op)
     {
         if (backend_->cancel(op, result) != Start::done)
@@ -524,10 +652,25 @@ void Loop::take_from_inbox(Handle& handle) noexcept
                       mine);
     while (Item* item = mine.pop_front())
     {
-        if (item->kind == ItemKind::open_notice)
+        switch (item->kind)
+        {
+        case ItemKind::open_notice:
             deliver_open(item);
-        else
+            break;
+        case ItemKind::timer:  // abandoned by the close, never armed
+            handle.queues[kReads].push_back(item);
+            break;
+        case ItemKind::cancel_reads:  // the close ends everything anyway
+            op_free(as_op(item));
+            break;
+        case ItemKind::cancel_connect:
+            handle_release(handle);  // the request's reference; the caller's scope holds another
+            op_free(as_op(item));
+            break;
+        default:
             queue(as_op(item));
+            break;
+        }
     }
 }
 
@@ -535,11 +678,27 @@ void Loop::perform_close(Handle& handle) noexcept
 {
     handle.detached = true;
     unlink_dirty(handle);
-    orphan_in_flight(handle, backend_->detach(handle));
-    sys::close(handle.fd);
+    if (handle.fd < 0)
+        return_timer_start(handle);
+    else
+    {
+        orphan_in_flight(handle, backend_->detach(handle));
+        sys::close(handle.fd);
+    }
     handle.fd = -1;
     std::lock_guard<SmallMutex> lock(handle.mutex);
     handle.state = HandleState::closed;
+}
+
+// A timer has no backend: its armed start goes back to its queue, for abandon_queued.
+void Loop::return_timer_start(Handle& timer) noexcept
+{
+    Op* armed = timer.in_flight[kReads];
+    timer.in_flight[kReads] = nullptr;
+    if (armed == nullptr)
+        return;
+    deadlines_.disarm(armed->timer);
+    timer.queues[kReads].push_back(armed);
 }
 
 // The operations a backend will still report are orphaned: the close completes them now, their
@@ -565,8 +724,8 @@ void Loop::abandon_queued(Handle& handle) noexcept
         while (Item* item = handle.queues[direction].pop_front())
         {
             Op& op = *as_op(item);
-            if (op.kind == ItemKind::connect)
-                deadlines_.disarm(op.connect.deadline);
+            if (TimerNode* node = deadline_of(op))
+                deadlines_.disarm(*node);
             complete_abandoned(op);
         }
     }

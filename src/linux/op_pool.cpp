@@ -238,12 +238,12 @@ void arm_release() noexcept { tls_cache_release.arm(); }
 
 }  // namespace
 
-Op* op_alloc(uint32_t buffer_count) noexcept
+Op* op_alloc(uint32_t buffer_count, uint32_t inline_capacity) noexcept
 {
     if (inject_fault(FaultPoint::op_alloc))
         return nullptr;
     iovec* heap_iov = nullptr;
-    if (buffer_count > kInlineBuffers)
+    if (buffer_count > inline_capacity)
     {
         heap_iov = inject_fault(FaultPoint::op_iov_alloc) ? nullptr : new (std::nothrow) iovec[buffer_count];
         if (heap_iov == nullptr)
@@ -268,6 +268,8 @@ void op_free(Op* op) noexcept
 {
     if (op->kind == ItemKind::receive || op->kind == ItemKind::send)
         delete[] op->io.heap;
+    else if (op->kind == ItemKind::connect && op->connect.on_heap())
+        delete[] reinterpret_cast<char*>(op->connect.heap_address());
     op->~Op();
     tls_cache.put(op);
 }

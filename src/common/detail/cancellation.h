@@ -10,12 +10,15 @@
 #include <mutex>
 #include "asock/async_cancellation.h"
 namespace asock::detail {
+// Trivial on purpose (it may sit in a union): the owner sets on_cancel and owner, register sets
+// the rest.
 struct CancelLink
 {
-    void (*on_cancel)(CancelLink& link) noexcept = nullptr;
-    CancelLink* prev = nullptr;
-    CancelLink* next = nullptr;
-    bool registered = false;
+    void (*on_cancel)(CancelLink& link) noexcept;
+    void* owner;  // for on_cancel: what the link belongs to
+    CancelLink* prev;
+    CancelLink* next;
+    bool registered;
 };
 struct Cancellation
 {

@@ -284,6 +284,9 @@ private:
         case ItemKind::accept:
             return run_accept(op, state, result);
         case ItemKind::connect:
+        case ItemKind::timer:  // never handed to a backend
+        case ItemKind::cancel_reads:
+        case ItemKind::cancel_connect:
         case ItemKind::open_notice:
         case ItemKind::close_waiter:
             break;
@@ -367,7 +370,7 @@ private:
     Attempt begin_connect(Op& op, EpollState& state, long& result) noexcept
     {
         Handle& handle = *op.handle;
-        const auto* address = reinterpret_cast<const sockaddr*>(&op.connect.address);
+        const auto* address = op.connect.peer();
         if (sys::connect(handle.fd, address, op.connect.address_length) == 0)
         {
             result = 0;

@@ -208,8 +208,11 @@ public:
             io_uring_prep_accept(sqe, op.handle->fd, nullptr, nullptr, SOCK_CLOEXEC);
             break;
         case ItemKind::connect:
-            io_uring_prep_connect(sqe, op.handle->fd, reinterpret_cast<const sockaddr*>(&op.connect.address), op.connect.address_length);
+            io_uring_prep_connect(sqe, op.handle->fd, op.connect.peer(), op.connect.address_length);
             break;
+        case ItemKind::timer:  // never handed to a backend
+        case ItemKind::cancel_reads:
+        case ItemKind::cancel_connect:
         case ItemKind::open_notice:
         case ItemKind::close_waiter:
             io_uring_prep_nop(sqe);

@@ -37,6 +37,7 @@ enum class HandleKind : uint8_t
 {
     socket,
     listener,
+    timer,  // no descriptor (fd -1): its one operation in flight is in the loop's heap, not a backend
 };
 
 // Link in a loop's circular list of handles with operations to start (a base class, so that the
@@ -99,7 +100,8 @@ inline void handle_release(Handle& handle) noexcept
         handle_free(handle);
 }
 
-// (handle_submit, which hands an operation to the handle's loop, is in detail/loop.h.)
+// (handle_submit and handle_post, which hand an operation to the handle's loop, are in
+// detail/loop.h.)
 // The close of async_socket_close and async_socket_listener_close.
 void handle_close(Handle& handle) noexcept;
 // The destroy: close, close the descriptor of a handle never opened, drop the owner's reference.

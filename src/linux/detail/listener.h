@@ -11,8 +11,13 @@ namespace asock::detail {
 struct Listener : Handle
 {
     Listener(Engine& e, Loop& l, int handle_fd, uint16_t bound_port) noexcept : Handle(HandleKind::listener, e, l, handle_fd), port(bound_port) {}
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
 
     const uint16_t port;
+    bool unix_domain = false;        // AF_UNIX: accepted sockets get no TCP options
+    char* path_to_remove = nullptr;  // the socket file it made (AF_UNIX, not abstract), owned
 };
 
 // Not reported to the application: a connection that went away before it was accepted, and the
@@ -42,5 +47,22 @@ inline bool is_accept_retry(int error) noexcept
 // result: an accepted descriptor or -errno; a connect's 0 or -errno.
 bool complete_accept(Loop& loop, Op& op, long result) noexcept;
 bool complete_connect(Loop& loop, Op& op, long result) noexcept;
+
+// A connect to any address (IPv4, IPv6, AF_UNIX): what connect_start and connect_start_unix
+// have checked and built.
+struct ConnectRequest
+{
+    const sockaddr* peer;
+    socklen_t length;
+    uint32_t timeout_ms;  // > 0
+    Cancellation* cancellation;  // may be nullptr
+    ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect_complete;
+    void* context;
+};
+// The listener around a descriptor that listens (attached, open, holding an engine reference);
+// 0, or the error (the descriptor is then closed).
+int make_listener(Engine& engine, Loop& loop, int fd, uint16_t port, Listener*& listener) noexcept;
+// Returns 0 when the callback will run, an errno value when it will not.
+int connect_start_to(Engine& engine, const ConnectRequest& request) noexcept;
 
 }  // namespace asock::detail

@@ -85,15 +85,19 @@ public:
     }
 
     // --- Loop thread --------------------------------------------------------------------
-    // An operation joins its handle's queue (and a connect's deadline is armed).
+    // An operation joins its handle's queue (and its deadline, if it has one, is armed; a
+    // connect's cancellation learns of it).
     void queue(Op* op) noexcept
     {
         Handle& handle = *op->handle;
         handle.queues[direction_of(op->kind)].push_back(op);
-        if (op->kind == ItemKind::connect)
+        if (op->kind != ItemKind::send)
             arm_deadline(*op);
+        if (op->kind == ItemKind::connect && op->connect.cancel_request != nullptr)
+            register_cancellation(*op);
         mark_dirty(handle);
     }
+    void disarm(TimerNode& node) noexcept { deadlines_.disarm(node); }
     // The handle has operations to start: the next flush starts them.
     void mark_dirty(Handle& handle) noexcept
     {
@@ -152,6 +156,10 @@ private:
     void drain_inbox() noexcept;
     void process_inbox() noexcept;
     void process_item(Item* item) noexcept;
+    void start_timer(Op& op) noexcept;
+    void cancel_reads(Op& request) noexcept;
+    void cancel_connect(Op& request) noexcept;
+    void end_early(Op& op, uint8_t why) noexcept;
     void deliver_open(Item* notice) noexcept;
     void process_close_waiter(CloseWaiter& waiter) noexcept;
     void release_waiter(CloseWaiter& waiter) noexcept;
@@ -164,8 +172,10 @@ private:
     bool complete(Op& op, long result) noexcept;
     void release_orphan(Op& op, long result) noexcept;
     void orphan_in_flight(Handle& handle, unsigned still_reported) noexcept;
+    void return_timer_start(Handle& timer) noexcept;
     void run_timers() noexcept;
     void deadline_passed(Op& op) noexcept;
+    void register_cancellation(Op& connect) noexcept;
     int64_t time_to_next_deadline() const noexcept;
     bool prepare_to_block() noexcept;
     bool spin_for_work(uint32_t spin_us) noexcept;
@@ -251,4 +261,15 @@ inline bool handle_submit(Handle& handle, Op* op) noexcept
     return true;
 }
 
+// Hands an item to the handle's loop through its inbox, also from the loop's own thread (what
+// it ends then completes at the top of the loop, not inside the caller): timers' starts and
+// the cancel requests. False (nothing done) if the handle is not open.
+inline bool handle_post(Handle& handle, Op* op) noexcept
+{
+    std::lock_guard<SmallMutex> lock(handle.mutex);
+    if (handle.state != HandleState::open)
+        return false;
+    handle.loop->post(op);
+    return true;
+}
 }  // namespace asock::detail

@@ -1,9 +1,10 @@
 // Operations and the other items that travel through a loop: the unit of work of asock.
 //
-// An operation (Op) is one receive, send, accept or connect of a handle. It carries its own
-// completion (a callback and a context) and, while a backend executes it, the backend reports
-// it back exactly once with a result. Adding an operation kind adds an ItemKind, a case in the
-// backends' start and a completion in the loop; nothing else.
+// An operation (Op) is one receive, send, accept or connect of a handle, run by a backend, or
+// one start of a timer, run by the loop's heap of deadlines. It carries its own completion (a
+// callback and a context) and completes exactly once. A request (cancel) is an Op too: it
+// travels to the handle's loop like the operations, in order with them. Adding an operation
+// kind adds an ItemKind, a case in the backends' start and a completion in the loop.
 #pragma once
 
 #include <netinet/in.h>
@@ -11,9 +12,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "asock/async_socket.h"
 #include "asock/async_socket_listener.h"
+#include "asock/async_socket_deadline.h"
+#include "asock/async_timer.h"
+#include "detail/cancellation.h"
 #include "detail/timer_heap.h"
 
 namespace asock::detail {
@@ -27,12 +32,18 @@ enum class ItemKind : uint8_t
     send,
     accept,
     connect,
+    // An operation the loop runs itself: one start of a timer (its deadline in the loop's heap).
+    timer,
+    // Requests, in order with the operations of their handle: end the pending reads (receives,
+    // accepts, a timer's start) / the connect early. Freed once carried out.
+    cancel_reads,
+    cancel_connect,
     // Requests embedded in a handle.
     open_notice,   // deliver on_open_complete (a socket's)
     close_waiter,  // a thread that does not run the handle's loop closes it and waits (CloseWaiter)
 };
 
-inline constexpr bool is_op(ItemKind kind) noexcept { return kind <= ItemKind::connect; }
+inline constexpr bool is_op(ItemKind kind) noexcept { return kind <= ItemKind::cancel_connect; }
 
 // Intrusive link shared by everything a loop queues: an item is in at most one list at a time
 // (a loop's inbox, its local list, or a handle's queue).
@@ -53,11 +64,13 @@ enum Direction : uint8_t
 
 inline constexpr Direction direction_of(ItemKind kind) noexcept
 {
-    return kind == ItemKind::receive || kind == ItemKind::accept ? kReads : kWrites;
+    return kind == ItemKind::receive || kind == ItemKind::accept || kind == ItemKind::timer ? kReads : kWrites;
 }
 
 // Buffers kept inside an operation; more than this many cost one extra allocation.
 inline constexpr uint32_t kInlineBuffers = 4;
+// A timed receive (Op::kTimed) keeps one buffer inline and its deadline where the others were.
+inline constexpr uint32_t kInlineTimedBuffers = 1;
 
 // A receive's or a send's buffers: the library's own copy of the caller's buffer descriptors
 // (the caller may reuse its ASYNC_SOCKET_BUFFER array as soon as the call returns). Sends
@@ -68,19 +81,53 @@ struct IoBuffers
     iovec* iov;
     uint32_t count;
     iovec* heap;  // when the buffers did not fit inline
-    iovec inline_iov[kInlineBuffers];
+    union
+    {
+        iovec inline_iov[kInlineBuffers];
+        struct
+        {
+            iovec inline_iov[kInlineTimedBuffers];
+            TimerNode deadline;
+        } timed;
+    };
 };
 
-// A connect's peer and deadline.
+struct Op;
+
+// A connect's peer, deadline and the request its cancellation posts (nullptr without one).
 struct ConnectTarget
 {
     union
     {
         sockaddr_in v4;
         sockaddr_in6 v6;
+        // A longer address (AF_UNIX; address_length > sizeof(sockaddr_in6)) is on the heap:
+        // its pointer, kept as bytes so that the union stays 4-aligned and the op 128 bytes.
+        unsigned char heap[sizeof(sockaddr*)];
     } address;
     socklen_t address_length;
     TimerNode deadline;
+    Op* cancel_request;
+    bool on_heap() const noexcept { return address_length > sizeof(sockaddr_in6); }
+    sockaddr* heap_address() const noexcept
+    {
+        sockaddr* pointer;
+        std::memcpy(&pointer, address.heap, sizeof(pointer));
+        return pointer;
+    }
+    void set_heap_address(sockaddr* pointer) noexcept { std::memcpy(address.heap, &pointer, sizeof(pointer)); }
+    const sockaddr* peer() const noexcept { return on_heap() ? heap_address() : reinterpret_cast<const sockaddr*>(&address); }
+};
+
+// The cancel_connect request of a connect that has a cancellation: registered with it by the
+// loop when the connect is queued; the cancellation's cancel posts it (posted, under the
+// cancellation's mutex) with a reference on the handle.
+struct CancelRequest
+{
+    CancelLink link;
+    Cancellation* cancellation;  // the request holds a reference on it
+    bool registered;             // the loop's register succeeded (else: cancelled already)
+    bool posted;
 };
 
 struct Op : Item
@@ -89,8 +136,10 @@ struct Op : Item
     static constexpr uint8_t kOrphaned = 1;  // a close completed it while a backend still held it:
                                              // its report only gives the memory back
     static constexpr uint8_t kTimedOut = 2;  // its deadline passed and the backend was told to end it
+    static constexpr uint8_t kCancelled = 4; // a cancel request ended it (or is ending it)
+    static constexpr uint8_t kTimed = 8;     // a receive of async_socket_receive_timed_async
 
-    bool has(uint8_t flag) const noexcept { return (flags & flag) != 0; }
+    bool has(uint8_t flag) const noexcept { return (flags & flag) != 0; }  // any of the flags given
     void set(uint8_t flag) noexcept { flags = static_cast<uint8_t>(flags | flag); }
 
     Handle* handle = nullptr;
@@ -100,12 +149,16 @@ struct Op : Item
         ON_ASYNC_SOCKET_RECEIVE_COMPLETE on_receive;
         ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept;
         ON_ASYNC_SOCKET_CONNECT_COMPLETE on_connect;
+        ON_ASYNC_TIMER_COMPLETE on_timer;
+        ON_ASYNC_SOCKET_RECEIVE_TIMED_COMPLETE on_receive_timed;
     };
     void* context = nullptr;
     union
     {
         IoBuffers io;           // receive, send
         ConnectTarget connect;  // connect
+        TimerNode timer;        // timer
+        CancelRequest cancel;   // cancel_connect
     };
 };
 
@@ -113,6 +166,21 @@ struct Op : Item
 static_assert(sizeof(Op) <= 128, "an operation is one 128-byte block");
 
 inline Op* as_op(Item* item) noexcept { return static_cast<Op*>(item); }
+// The deadline an operation may have in its loop's heap (nullptr: none).
+inline TimerNode* deadline_of(Op& op) noexcept
+{
+    switch (op.kind)
+    {
+    case ItemKind::connect:
+        return &op.connect.deadline;
+    case ItemKind::timer:
+        return &op.timer;
+    case ItemKind::receive:
+        return op.has(Op::kTimed) ? &op.io.timed.deadline : nullptr;
+    default:
+        return nullptr;
+    }
+}
 
 // A FIFO of items linked through Item::next.
 class ItemQueue
@@ -143,6 +211,22 @@ public:
         tail_ = last;
     }
 
+    // Takes item out wherever it is (the first, usually). False when it is not in the queue.
+    bool remove(Item* item) noexcept
+    {
+        Item* previous = nullptr;
+        for (Item* at = head_; at != nullptr; previous = at, at = at->next)
+        {
+            if (at != item)
+                continue;
+            (previous == nullptr ? head_ : previous->next) = at->next;
+            if (tail_ == at)
+                tail_ = previous;
+            at->next = nullptr;
+            return true;
+        }
+        return false;
+    }
     Item* pop_front() noexcept
     {
         Item* item = head_;
@@ -175,9 +259,9 @@ private:
     Item* tail_ = nullptr;
 };
 
-// Allocates an operation able to hold buffer_count buffers, from a per-thread cache so that
+// Allocates an operation able to hold buffer_count buffers (inline_capacity of them inline), from a per-thread cache so that
 // steady state does not touch the heap. nullptr when out of memory.
-Op* op_alloc(uint32_t buffer_count) noexcept;
+Op* op_alloc(uint32_t buffer_count, uint32_t inline_capacity = kInlineBuffers) noexcept;
 void op_free(Op* op) noexcept;
 
 }  // namespace asock::detail

@@ -23,9 +23,10 @@ inline Socket& socket_of_open_notice(Item* item) noexcept { return static_cast<S
 
 inline ASYNC_SOCKET_HANDLE socket_handle_of(Socket& socket) noexcept { return reinterpret_cast<ASYNC_SOCKET_HANDLE>(&socket); }
 
-// An async socket on loop, already open, for a connected descriptor (TCP_NODELAY is set here).
+// An async socket on loop, already open, for a connected descriptor (TCP_NODELAY is set here
+// when tcp).
 // nullptr and error on failure: the descriptor is then still the caller's.
-Socket* adopt_connected_socket(Loop& loop, int fd, int& error) noexcept;
+Socket* adopt_connected_socket(Loop& loop, int fd, bool tcp, int& error) noexcept;
 
 // Completions of socket operations (loop thread, inside a HandleScope of the socket). Each
 // returns false when the operation is not finished and stays first in its queue (to be
@@ -66,15 +67,30 @@ inline bool account_sent(Handle& handle, size_t bytes) noexcept
     return true;
 }
 
-inline bool complete_receive(Loop&, Op& op, long result) noexcept
+// A receive ended early (timed out, cancelled) that the system asks to retry has ended.
+inline bool ended_early(const Op& op) noexcept { return op.has(Op::kCancelled | Op::kTimedOut); }
+
+bool complete_timed_receive(Loop& loop, Op& op, long result) noexcept;
+// Posts a cancel_reads request for the handle (async_socket_linux.cpp): 0, ENOMEM or EBADF.
+int cancel_reads_of(Handle& handle) noexcept;
+
+inline bool complete_receive(Loop& loop, Op& op, long result) noexcept
 {
     if (result < 0 && is_retry(static_cast<int>(-result)))
-        return false;
-    op.handle->queues[kReads].pop_front();
+    {
+        if (!ended_early(op))
+            return false;
+        result = -ECANCELED;
+    }
+    // The first of its queue, except one ended early while others were before it.
+    op.handle->queues[kReads].remove(&op);
+    if (op.has(Op::kTimed))
+        return complete_timed_receive(loop, op, result);
     const auto callback = op.on_receive;
     void* context = op.context;
     op_free(&op);
-    const ASYNC_SOCKET_RECEIVE_RESULT outcome = receive_result_for(result);
+    // A seed receive that a cancel ended: its enum has nothing closer than ABANDONED.
+    const ASYNC_SOCKET_RECEIVE_RESULT outcome = result == -ECANCELED && ended_early(op) ? ASYNC_SOCKET_RECEIVE_ABANDONED : receive_result_for(result);
     callback(context, outcome, outcome == ASYNC_SOCKET_RECEIVE_OK ? static_cast<uint32_t>(result) : 0);
     return true;
 }

@@ -1,16 +1,25 @@
-// A loop's deadlines: an intrusive pairing heap. The nodes live inside what has a deadline (an
+// A loop's deadlines (timers, timed receives, connects): an intrusive pairing heap, ordered by
+// deadline, then by the order of arming. The nodes live inside what has a deadline (an
 // operation today), so arming and disarming never allocate; insert is O(1), removing the
 // earliest or any node O(log n) amortized. The loop sleeps until the earliest deadline.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 namespace asock::detail {
+// CLOCK_MONOTONIC (steady_clock), in nanoseconds: the clock of every deadline.
+inline uint64_t monotonic_now_ns() noexcept
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+inline uint64_t deadline_after_ms(uint32_t ms) noexcept { return monotonic_now_ns() + static_cast<uint64_t>(ms) * 1000000u; }
 
 // Trivial on purpose (it sits in a union of Op): TimerHeap::arm sets every field.
 struct TimerNode
 {
     uint64_t deadline_ns;  // CLOCK_MONOTONIC
+    uint64_t sequence;     // the order of arming: equal deadlines end in that order
     TimerNode* child;
     TimerNode* sibling;
     // The left sibling, or the parent for a first child; nullptr for the root and for a node
@@ -18,6 +27,9 @@ struct TimerNode
     TimerNode* back;
     void* owner;  // what has the deadline (an operation)
 };
+
+// A node not armed, with the deadline arm will use (0: none): disarm may be called on it.
+inline void timer_node_init(TimerNode& node, uint64_t deadline_ns) noexcept { node = TimerNode{deadline_ns, 0, nullptr, nullptr, nullptr, nullptr}; }
 
 class TimerHeap
 {
@@ -29,6 +41,7 @@ public:
     void arm(TimerNode& node, uint64_t deadline_ns, void* owner) noexcept
     {
         node.deadline_ns = deadline_ns;
+        node.sequence = next_sequence_++;
         node.owner = owner;
         node.child = node.sibling = node.back = nullptr;
         root_ = meld(root_, &node);
@@ -63,7 +76,7 @@ private:
             return b;
         if (b == nullptr)
             return a;
-        if (b->deadline_ns < a->deadline_ns)
+        if (b->deadline_ns < a->deadline_ns || (b->deadline_ns == a->deadline_ns && b->sequence < a->sequence))
         {
             TimerNode* t = a;
             a = b;
@@ -121,6 +134,7 @@ private:
     }
 
     TimerNode* root_ = nullptr;
+    uint64_t next_sequence_ = 0;
 };
 
 }  // namespace asock::detail
