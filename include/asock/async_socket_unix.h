@@ -23,7 +23,8 @@ extern "C" {
 
 /* Creates a listener on a UNIX socket path. The file must not exist
    (ASYNC_SOCKET_LISTENER_CREATE_ADDRESS_IN_USE if it does: a stale file of an earlier run is
-   the caller's to remove); the listener's close removes the file it made. backlog as for
+   the caller's to remove); async_socket_listener_destroy removes the file it made (a closed
+   listener that is not destroyed yet keeps it). backlog as for
    async_socket_listener_create. async_socket_listener_get_port gives 0. */
 ASYNC_SOCKET_LISTENER_CREATE_RESULT async_socket_listener_create_unix(EXECUTION_ENGINE_HANDLE execution_engine, const char* path, int32_t backlog, ASYNC_SOCKET_LISTENER_HANDLE* listener, int* error);
 
