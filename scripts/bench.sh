@@ -7,16 +7,34 @@
 # (repetitions, default 3), ASOCK_BENCH_TARGET_REPS (repetitions of the shapes the targets
 # are judged on, default 5), ASOCK_BENCH_QUICK=1 (a smoke run of about a minute: fewer
 # shapes, one repetition, 0.5 s per run unless ASOCK_BENCH_SECONDS says otherwise).
+# The timer benchmark (issue 12, bench/timers/run_timers.py) runs last, after the in-process one.
+#   scripts/bench.sh timers   builds and runs only the timer benchmark, then rewrites only the
+#                             "Timers" section of docs/benchmarks.md (a few minutes).
+# ASOCK_BENCH_BUILD_DIR: the build directory (default build/bench); results go to its results/.
 # Exits non-zero if any run failed (the report is still written, with the errors).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+
+stage="${1:-all}"
+case "$stage" in
+  all | timers) ;;
+  *)
+    echo "usage: scripts/bench.sh [timers]" >&2
+    exit 2
+    ;;
+esac
+
 bash scripts/setup.sh --bench
 
-results=build/bench/results
-runner_args=(--build-dir build/bench --out-dir "$results")
+build_dir="${ASOCK_BENCH_BUILD_DIR:-build/bench}"
+results="$build_dir/results"
+runner_args=(--build-dir "$build_dir" --out-dir "$results")
 knobs=()  # the environment of this run, recorded in the report's command line
+if [[ -n ${ASOCK_BENCH_BUILD_DIR:-} ]]; then
+  knobs+=("ASOCK_BENCH_BUILD_DIR=$ASOCK_BENCH_BUILD_DIR")
+fi
 if [[ -n ${ASOCK_BENCH_SECONDS:-} ]]; then
   runner_args+=(--seconds "$ASOCK_BENCH_SECONDS")
   knobs+=("ASOCK_BENCH_SECONDS=$ASOCK_BENCH_SECONDS")
@@ -29,14 +47,36 @@ if [[ -n ${ASOCK_BENCH_TARGET_REPS:-} ]]; then
   runner_args+=(--target-reps "$ASOCK_BENCH_TARGET_REPS")
   knobs+=("ASOCK_BENCH_TARGET_REPS=$ASOCK_BENCH_TARGET_REPS")
 fi
+timer_args=(--build-dir "$build_dir" --out-dir "$results")
 if [[ ${ASOCK_BENCH_QUICK:-0} == 1 ]]; then
   runner_args+=(--quick)
+  timer_args+=(--quick)
   knobs+=("ASOCK_BENCH_QUICK=1")
 fi
+command_line="${knobs[*]}${knobs[*]:+ }scripts/bench.sh${1:+ $1}"
+timer_args+=(--command "$command_line")
 
-echo "== building (bench preset)"
-cmake --preset bench >/dev/null
-cmake --build --preset bench
+echo "== building (bench preset, $build_dir)"
+cmake --preset bench -B "$build_dir" >/dev/null
+
+if [[ $stage == timers ]]; then
+  cmake --build "$build_dir" --target bench/timers/all
+  mkdir -p "$results"
+  rm -rf "$results/timers.json" "$results/timers.md" "$results/callgrind-timers"
+  status=0
+  echo "== timers (bench/timers/run_timers.py)"
+  python3 bench/timers/run_timers.py "${timer_args[@]}" || status=$?
+  echo "== report (bench/report.py --timers-only)"
+  python3 bench/report.py --results "$results" --output docs/benchmarks.md --timers-only
+  echo "bench.sh: done in ${SECONDS} s; rewrote the Timers section of docs/benchmarks.md ($results: raw results)"
+  if [[ $status -ne 0 ]]; then
+    echo "bench.sh: FAILED: some timer runs failed (see the errors above and in docs/benchmarks.md)" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
+cmake --build "$build_dir"
 
 rm -rf "$results"
 mkdir -p "$results"
@@ -45,11 +85,13 @@ echo "== echo servers (bench/run_servers.py)"
 python3 bench/run_servers.py "${runner_args[@]}" || status=$?
 if [[ -f bench/inproc/run_inproc.py ]]; then
   echo "== in-process (bench/inproc/run_inproc.py)"
-  python3 bench/inproc/run_inproc.py --build-dir build/bench --out-dir "$results" || status=$?
+  python3 bench/inproc/run_inproc.py --build-dir "$build_dir" --out-dir "$results" || status=$?
 fi
+echo "== timers (bench/timers/run_timers.py)"
+python3 bench/timers/run_timers.py "${timer_args[@]}" || status=$?
 echo "== report (bench/report.py)"
-python3 bench/report.py --results "$results" --build-dir build/bench --output docs/benchmarks.md \
-  --command "${knobs[*]}${knobs[*]:+ }scripts/bench.sh"
+python3 bench/report.py --results "$results" --build-dir "$build_dir" --output docs/benchmarks.md \
+  --command "$command_line"
 echo "bench.sh: done in ${SECONDS} s; wrote docs/benchmarks.md, docs/benchmarks.png ($results: raw results)"
 if [[ $status -ne 0 ]]; then
   echo "bench.sh: FAILED: some runs failed (see the errors above and in docs/benchmarks.md)" >&2
