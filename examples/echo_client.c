@@ -1,13 +1,15 @@
 /* asock-echo-client: connects to an echo server with async_socket_connect_async, sends one
    message and waits for it to come back, all in callbacks; main waits for the end.
 
-   Usage: asock-echo-client [--address A] [--port N]      (defaults "127.0.0.1", 7000)
-   Exit status 0 when the echo matched. */
+   Usage: asock-echo-client [--address A | --host NAME] [--port N]   (defaults "127.0.0.1", 7000)
+   --host connects by name (async_socket_connect_by_name_async: the name is resolved and its
+   addresses raced, IPv6 first, Happy Eyeballs). Exit status 0 when the echo matched. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "asock/async_resolve.h"
 #include "asock/async_socket.h"
 #include "asock/async_socket_listener.h"
 #include "asock/execution_engine.h"
@@ -78,19 +80,30 @@ static void on_connect(void* context, ASYNC_SOCKET_CONNECT_RESULT result, ASYNC_
 int main(int argc, char** argv)
 {
     const char* address = "127.0.0.1";
+    const char* host = NULL;
     unsigned long port = 7000;
     for (int i = 1; i + 1 < argc; i += 2)
     {
         if (strcmp(argv[i], "--address") == 0)
             address = argv[i + 1];
+        else if (strcmp(argv[i], "--host") == 0)
+            host = argv[i + 1];
         else if (strcmp(argv[i], "--port") == 0)
             port = strtoul(argv[i + 1], NULL, 10);
     }
     EXECUTION_ENGINE_PARAMETERS parameters = {1, 0};
     EXECUTION_ENGINE_HANDLE engine = execution_engine_create(&parameters);
     CLIENT client = {.status = 0, .lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
-    if (engine == NULL || async_socket_connect_async(engine, address, (uint16_t)port, 2000, on_connect, &client) != 0)
+    if (engine == NULL)
         return 1;
+    const int error = host != NULL ? async_socket_connect_by_name_async(engine, host, (uint16_t)port, 2000, NULL, on_connect, &client)
+                                   : async_socket_connect_async(engine, address, (uint16_t)port, 2000, on_connect, &client);
+    if (error != 0)
+    {
+        fprintf(stderr, "asock-echo-client: connect: %s\n", strerror(error));
+        execution_engine_dec_ref(engine);
+        return 1;
+    }
 
     pthread_mutex_lock(&client.lock);
     while (client.status == 0)

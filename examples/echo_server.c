@@ -10,8 +10,11 @@
    Any ABANDONED/ERROR result (peer gone, socket closed) ends the connection.
 
    Usage: asock-echo-server --port N [--threads T] [--backend io_uring|epoll] [--gather]
-                            [--busy-poll MICROSECONDS]
+                            [--busy-poll MICROSECONDS] [--idle-timeout-ms N]
    --port 0 picks a free port; the first line printed is "listening on 127.0.0.1:PORT ...".
+   --idle-timeout-ms closes a connection that sends nothing for N ms: each receive is then a
+   receive with a deadline (async_socket_receive_timed_async), and its TIMEOUT ends the
+   connection (printing "closed an idle connection").
    --gather sends each echo as two buffers (the first min(16, n) bytes, then the rest) in one
    send call; --busy-poll makes the engine's threads poll before they sleep. The benchmarks
    (bench/) build this same source as bench-echo-asock. Stops on SIGINT/SIGTERM. Exit status: 0 after a clean stop, 1 on error, 3 when the
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "asock/async_socket.h"
+#include "asock/async_socket_deadline.h"
 #include "asock/execution_engine.h"
 #include "asock/execution_engine_linux.h"
 
@@ -53,8 +57,10 @@ static int stopping;
 static volatile sig_atomic_t stop_requested;
 static int listener = -1;
 static int gather; /* --gather */
+static uint32_t idle_timeout_ms; /* --idle-timeout-ms; 0: none */
 
 static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t bytes_received);
+static void on_receive_timed(void* context, ASYNC_SOCKET_RECEIVE_TIMED_RESULT result, uint32_t bytes_received);
 
 /* Ends a connection from one of its callbacks (destroying from inside a callback is allowed). */
 static void connection_end(CONNECTION* connection)
@@ -82,7 +88,9 @@ static void connection_end(CONNECTION* connection)
 static void start_receive(CONNECTION* connection)
 {
     ASYNC_SOCKET_BUFFER in = {connection->buffer, BUFFER_SIZE};
-    if (async_socket_receive_async(connection->socket, &in, 1, on_receive, connection) != 0)
+    const int error = idle_timeout_ms != 0 ? async_socket_receive_timed_async(connection->socket, &in, 1, idle_timeout_ms, on_receive_timed, connection)
+                                           : async_socket_receive_async(connection->socket, &in, 1, on_receive, connection);
+    if (error != 0)
         connection_end(connection);
 }
 
@@ -95,18 +103,39 @@ static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result)
         connection_end(connection);
 }
 
+/* Sends back the bytes received; the buffer is not touched again until on_send has run. */
+static void echo(CONNECTION* connection, uint32_t bytes_received)
+{
+    const uint32_t head = gather && bytes_received > GATHER_HEAD_BYTES ? GATHER_HEAD_BYTES : bytes_received;
+    ASYNC_SOCKET_BUFFER out[2] = {{connection->buffer, head},
+                                  {connection->buffer + head, bytes_received - head}};
+    if (async_socket_send_async(connection->socket, out, head < bytes_received ? 2 : 1, on_send, connection) != ASYNC_SOCKET_SEND_SYNC_OK)
+        connection_end(connection);
+}
+
 static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t bytes_received)
 {
     CONNECTION* connection = context;
     if (result == ASYNC_SOCKET_RECEIVE_OK)
+        echo(connection, bytes_received);
+    else
+        connection_end(connection);
+}
+
+/* --idle-timeout-ms: a peer that sent nothing within the deadline is dropped (the socket would
+   stay usable, but this server has no use for a silent peer). */
+static void on_receive_timed(void* context, ASYNC_SOCKET_RECEIVE_TIMED_RESULT result, uint32_t bytes_received)
+{
+    CONNECTION* connection = context;
+    if (result == ASYNC_SOCKET_RECEIVE_TIMED_OK)
     {
-        /* The buffer is not touched again until on_send has run. */
-        const uint32_t head = gather && bytes_received > GATHER_HEAD_BYTES ? GATHER_HEAD_BYTES : bytes_received;
-        ASYNC_SOCKET_BUFFER out[2] = {{connection->buffer, head},
-                                      {connection->buffer + head, bytes_received - head}};
-        if (async_socket_send_async(connection->socket, out, head < bytes_received ? 2 : 1, on_send, connection) ==
-            ASYNC_SOCKET_SEND_SYNC_OK)
-            return;
+        echo(connection, bytes_received);
+        return;
+    }
+    if (result == ASYNC_SOCKET_RECEIVE_TIMED_TIMEOUT)
+    {
+        printf("closed an idle connection (nothing received for %u ms)\n", (unsigned)idle_timeout_ms);
+        fflush(stdout);
     }
     connection_end(connection);
 }
@@ -160,7 +189,7 @@ static void on_signal(int signal_number)
 
 static int usage(const char* program)
 {
-    fprintf(stderr, "usage: %s --port N [--threads T] [--backend io_uring|epoll] [--gather] [--busy-poll US]\n",
+    fprintf(stderr, "usage: %s --port N [--threads T] [--backend io_uring|epoll] [--gather] [--busy-poll US] [--idle-timeout-ms N]\n",
             program);
     return 1;
 }
@@ -170,6 +199,7 @@ int main(int argc, char** argv)
     long port = -1;
     long threads = 1;
     long busy_poll_us = 0;
+    long idle_ms = 0;
     ASOCK_LINUX_BACKEND backend = ASOCK_LINUX_BACKEND_DEFAULT;
     for (int i = 1; i < argc; ++i)
     {
@@ -187,6 +217,8 @@ int main(int argc, char** argv)
             threads = strtol(value, NULL, 10);
         else if (strcmp(argv[i], "--busy-poll") == 0)
             busy_poll_us = strtol(value, NULL, 10);
+        else if (strcmp(argv[i], "--idle-timeout-ms") == 0)
+            idle_ms = strtol(value, NULL, 10);
         else if (strcmp(argv[i], "--backend") == 0 && strcmp(value, "io_uring") == 0)
             backend = ASOCK_LINUX_BACKEND_IO_URING;
         else if (strcmp(argv[i], "--backend") == 0 && strcmp(value, "epoll") == 0)
@@ -195,8 +227,10 @@ int main(int argc, char** argv)
             return usage(argv[0]);
         ++i;
     }
-    if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || busy_poll_us < 0 || busy_poll_us > 1000000)
+    if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || busy_poll_us < 0 || busy_poll_us > 1000000 ||
+        idle_ms < 0 || idle_ms > 86400000)
         return usage(argv[0]);
+    idle_timeout_ms = (uint32_t)idle_ms;
 
     EXECUTION_ENGINE_PARAMETERS parameters = {(uint32_t)threads, 0};
     EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, backend);

@@ -21,7 +21,7 @@ stage_table=(
   "asan|the asan preset (ASan + UBSan): every test, then the fault walk's totals"
   "tsan|the tsan preset (ThreadSanitizer, tests/tsan.supp): every test"
   "fuzz|60 s of the API fuzzer (scripts/fuzz.sh: clang-14, the fuzz preset)"
-  "examples|coroutine echo server with the C and C++ clients, IPv6 and IPv4 (ci build*)"
+  "examples|coroutine echo server with the C and C++ clients (by address and by name), IPv6 and IPv4; the echo server's idle timeout (ci build*)"
   "package|install the ci build, build and run consumers (scripts/package_test.sh; ci build*)"
   "win64|the Windows build (mingw-w64), every test executable under Wine"
   "echo|the asan asock-echo-server under asock-loadgen, each Linux backend (asan build*)"
@@ -159,8 +159,27 @@ fuzz_stage() {
   fi
 }
 
-# examples_smoke: the C++ coroutine echo server (accept) with the C and C++ clients (connect),
-# over IPv6 and IPv4 loopback, ci build.
+# idle_timeout_smoke LOG: asock-echo-server --idle-timeout-ms 200 closes a connection that sends
+# nothing (within 2 s) and still echoes for a client that talks. Returns non-zero on failure.
+# The server writes LOG; the client and the checks write LOG's -client.log beside it.
+idle_timeout_smoke() {
+  local bin=build/ci/examples log=$1 client_log=${1%.log}-client.log started elapsed
+  : >"$client_log"
+  start_echo_server "$bin/asock-echo-server" epoll "$log" --idle-timeout-ms 200 || return 1
+  "$bin/asock-echo-client" --port "$SERVER_PORT" >>"$client_log" 2>&1 || { stop_echo_server; return 1; }
+  started=$(date +%s%N)
+  { exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT"; } 2>>"$client_log" || { stop_echo_server; return 1; }
+  timeout 2 cat <&3 >/dev/null || { exec 3<&-; stop_echo_server; return 1; }
+  exec 3<&-
+  elapsed=$((($(date +%s%N) - started) / 1000000))
+  echo "a silent connection was closed by the server after $elapsed ms" >>"$client_log"
+  stop_echo_server || return 1
+  grep -q 'closed an idle connection' "$log" && ((elapsed >= 190))
+}
+
+# examples_smoke: the C++ coroutine echo server (accept) with the C and C++ clients (connect;
+# the C client also by name, --host localhost), over IPv6 and IPv4 loopback; the C echo server's
+# --idle-timeout-ms. ci build.
 examples_smoke() {
   local bin=build/ci/examples address log port pid i ok=1
   echo "== examples: accept and connect over loopback"
@@ -178,11 +197,16 @@ examples_smoke() {
       ! "$bin/asock-echo-client-coro" --address "$address" --port "$port" --count 500 >>"$log" 2>&1; then
       ok=0
     fi
+    # By name: localhost has 127.0.0.1 everywhere (and maybe ::1, refused here: IPv4 then wins).
+    if [[ $address == 127.0.0.1 ]] && ! "$bin/asock-echo-client" --host localhost --port "$port" >>"$log" 2>&1; then
+      ok=0
+    fi
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  idle_timeout_smoke build/test-examples-idle.log || ok=0
   if [[ $ok -eq 1 ]]; then
-    summary+=("examples (ci): coroutine echo server with the C and C++ clients, IPv6 and IPv4: ok")
+    summary+=("examples (ci): coroutine echo server with the C and C++ clients (by address and by name), IPv6 and IPv4; echo server --idle-timeout-ms: ok")
   else
     summary+=("examples (ci): FAILED (build/test-examples-*.log)")
     failed=1
