@@ -62,7 +62,8 @@ typedef void (*ON_ASYNC_RESOLVE_COMPLETE)(void* context, ASYNC_RESOLVE_RESULT re
    cancellation (asock/async_cancellation.h) that ends the lookup with ASYNC_RESOLVE_CANCELLED.
    Returns 0 when on_resolve_complete will run exactly once on a thread of the engine; non-zero
    (an errno value) and no callback for a NULL engine, host or callback, a host or service longer
-   than 255 characters, a family outside the enum (EINVAL), or no memory (ENOMEM). The lookup
+   than 255 characters, a family outside the enum (EINVAL), no memory (ENOMEM), or no helper
+   thread to take it (EAGAIN: 1024 lookups wait already, or none could be started). The lookup
    holds a reference on the engine until its callback has returned. */
 int async_resolve_async(EXECUTION_ENGINE_HANDLE execution_engine, const char* host, const char* service, ASYNC_ADDRESS_FAMILY family, uint32_t timeout_ms, ASYNC_CANCELLATION_HANDLE cancellation, ON_ASYNC_RESOLVE_COMPLETE on_resolve_complete, void* on_resolve_complete_context);
 
