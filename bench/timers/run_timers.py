@@ -242,7 +242,7 @@ def markdown(libraries, notes, settings, meta):
         "## Timers (issue 12)",
         "",
         f"Measured {meta['date']} on {meta['cpus']}, Linux {meta['kernel']}, by `{meta['command']}` "
-        f"({meta['wall_seconds']:.0f} s; raw figures in `timers.json`). asock's timers (`async_timer.h`) against "
+        f"({meta['wall_seconds']:.0f} s; every repetition in `results/timers.json` of the build directory). asock's timers (`async_timer.h`) against "
         "Asio's `asio::steady_timer` (default reactor: epoll) and libuv's `uv_timer_t`.",
         "",
     ]
@@ -280,10 +280,19 @@ def markdown(libraries, notes, settings, meta):
         f"of the whole process as (Ir({n2:,}) - Ir({n1:,})) / {n2 - n1:,} pairs, so set-up and teardown cancel "
         f"out. *{pending:,} pending*: the same with {pending:,} other timers waiting (delays of an hour, spread "
         "over a second), so that the heap is deep.",
+        "- **Why the pairs differ**: asock's start and cancel each post an operation to the loop's inbox, also "
+        "from the loop's own thread (so that no callback runs inside the call), and the cancel ends in a callback; "
+        "libuv's pair is an insertion into and a removal from its heap, in the caller's `uv_timer_t`, with no "
+        "callback. Asio reprograms its timerfd whenever its earliest deadline changes: with no other timer "
+        "pending, every pair makes a `timerfd_settime` system call (strace: one per pair), which is most of its "
+        "ns; with 100,000 pending it makes none. Its handler memory is recycled only a few blocks per thread, so "
+        "with 64 waits outstanding nearly every `async_wait` allocates.",
         "- **memory**: live heap bytes (malloc_usable_size of every block, counted by wrappers linked into each "
         f"program) per timer over {timers:,} timers, once created and once all started; they include what the "
         "program keeps per timer: the `steady_timer` / `uv_timer_t` objects (one array), asock's handle pointer. "
-        "*sizeof* is the object's size (asock's handle is opaque).",
+        "*sizeof* is the object's size (asock's handle is opaque). A pending start costs asock an operation "
+        "block besides the handle, and Asio a handler block besides the timer; libuv's `uv_timer_t` is its own "
+        "heap node.",
         f"- **firing**: {timers:,} timers started from one callback with 10 different delays (200 ms apart, "
         "assigned in a scrambled order); all fire, and the program fails unless they fire in deadline order "
         "(equal delays: in the order started), which every run here did. start ns = CPU time of the starts / "
