@@ -462,7 +462,12 @@ int start_on_helper(Lookup& lookup, uint32_t timeout_ms, Cancellation* cancellat
     lookup.refs.fetch_add(1, std::memory_order_relaxed);  // the helper's
     const int error = pool().submit(lookup);
     if (error != 0)
-        return fail_start(lookup, error);
+    {
+        lookup.refs.fetch_sub(1, std::memory_order_relaxed);
+        // Undone unless a (very short) timeout fired first and delivers: then the call worked.
+        if (decide(lookup, Outcome::cancelled))
+            return fail_start(lookup, error);
+    }
     execution_engine_inc_ref(lookup.engine);
     // Registered only now, so that a cancel never meets a start that could still fail.
     if (cancellation != nullptr)
