@@ -32,6 +32,7 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -103,16 +104,20 @@ struct Books
     size_t sockets = 0;
     size_t started_ios = 0;  // StartThreadpoolIo not matched by a completion or a cancel
     size_t pending_operations = 0;
+    size_t timers = 0;  // fake threadpool timers not closed (use_fake_timers)
+    size_t works = 0;   // fake work items not closed
 
     bool balanced() const
     {
-        return blocks == 0 && events == 0 && ios == 0 && environments == 0 && pools == 0 && sockets == 0 && started_ios == 0 && pending_operations == 0;
+        return blocks == 0 && events == 0 && ios == 0 && environments == 0 && pools == 0 && sockets == 0 && started_ios == 0 && pending_operations == 0 && timers == 0 &&
+               works == 0;
     }
     std::string describe() const
     {
         std::ostringstream out;
         out << "blocks " << blocks << " (" << bytes << " bytes), events " << events << ", threadpool IOs " << ios << ", environments " << environments << ", pools "
-            << pools << ", sockets " << sockets << ", started IOs " << started_ios << ", pending operations " << pending_operations;
+            << pools << ", sockets " << sockets << ", started IOs " << started_ios << ", pending operations " << pending_operations << ", timers " << timers
+            << ", work items " << works;
         return out.str();
     }
 };
@@ -128,6 +133,7 @@ inline FakeOs* current = nullptr;
 struct CallbackFrame
 {
     PTP_IO io = nullptr;
+    const void* object = nullptr;  // the fake timer or work item whose callback runs
     PTP_CALLBACK_INSTANCE instance = nullptr;
     bool disassociated = false;
 };
@@ -187,16 +193,17 @@ public:
             asock::detail::real_os().setsockopt,
             asock::detail::real_os().WSAIoctl,
             asock::detail::real_os().inet_pton,
-            asock::detail::real_os().CreateThreadpoolTimer,
-            asock::detail::real_os().SetThreadpoolTimer,
-            asock::detail::real_os().WaitForThreadpoolTimerCallbacks,
-            asock::detail::real_os().CloseThreadpoolTimer,
-            asock::detail::real_os().CreateThreadpoolWork,
-            asock::detail::real_os().SubmitThreadpoolWork,
-            asock::detail::real_os().WaitForThreadpoolWorkCallbacks,
-            asock::detail::real_os().CloseThreadpoolWork,
-            asock::detail::real_os().QueryPerformanceCounter,
-            asock::detail::real_os().QueryPerformanceFrequency,
+            // Timers, work items and the clock: the real ones unless use_fake_timers().
+            &FakeOs::fake_CreateThreadpoolTimer,
+            &FakeOs::fake_SetThreadpoolTimer,
+            &FakeOs::fake_WaitForThreadpoolTimerCallbacks,
+            &FakeOs::fake_CloseThreadpoolTimer,
+            &FakeOs::fake_CreateThreadpoolWork,
+            &FakeOs::fake_SubmitThreadpoolWork,
+            &FakeOs::fake_WaitForThreadpoolWorkCallbacks,
+            &FakeOs::fake_CloseThreadpoolWork,
+            &FakeOs::fake_QueryPerformanceCounter,
+            &FakeOs::fake_QueryPerformanceFrequency,
         };
         return api;
     }
@@ -243,7 +250,7 @@ public:
     // The calls that can be made to fail (the others return nothing).
     static bool can_fail(const std::string& name)
     {
-        static const char* const names[] = {"malloc", "CreateThreadpool", "SetThreadpoolThreadMinimum", "CreateThreadpoolIo", "CreateEventW",
+        static const char* const names[] = {"malloc", "CreateThreadpool", "SetThreadpoolThreadMinimum", "CreateThreadpoolIo", "CreateThreadpoolTimer", "CreateThreadpoolWork", "CreateEventW",
                                             "CloseHandle", "CancelIoEx", "WSASend", "WSARecv", "closesocket"};
         return std::any_of(std::begin(names), std::end(names), [&](const char* n) { return name == n; });
     }
@@ -386,6 +393,103 @@ public:
     {
         std::lock_guard<std::mutex> lock(mutex_);
         return instances_;
+    }
+
+    // ---- Timers, work items and the clock ---------------------------------------------------
+
+    // From now on threadpool timers and work items are the fake's (the test fires them and runs
+    // them), and QueryPerformanceCounter is a clock the test moves (10 MHz, starting at 1 s).
+    void use_fake_timers()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        fake_timers_ = true;
+    }
+    static constexpr int64_t kTicksPerSecond = 10000000;
+    void advance_clock(std::chrono::microseconds by)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        clock_ += by.count() * (kTicksPerSecond / 1000000);
+    }
+
+    struct TimerRecord
+    {
+        PTP_TIMER timer = nullptr;
+        PTP_TIMER_CALLBACK callback = nullptr;
+        PVOID context = nullptr;
+        bool set = false;       // SetThreadpoolTimer with a due time, and not since stopped
+        int64_t due = 0;        // 100 ns units, relative to the clock when set (negative as given)
+        int64_t set_at = 0;     // the clock when set
+        size_t sets = 0;        // SetThreadpoolTimer calls with a due time
+        bool closed = false;
+    };
+    std::vector<TimerRecord> timers() const
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::vector<TimerRecord> result;
+        for (const auto& [timer, record] : timers_)
+            result.push_back(record);
+        return result;
+    }
+    TimerRecord last_timer() const
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return last_timer_ == nullptr ? TimerRecord{} : timers_.at(last_timer_);
+    }
+    // Runs the timer's callback on this thread, as the threadpool would when it expires (or
+    // as a callback queued before the timer was set again or stopped would).
+    void fire(PTP_TIMER timer)
+    {
+        TimerRecord record;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = timers_.find(timer);
+            if (it == timers_.end() || it->second.closed)
+            {
+                violations_.push_back("fire() of a timer that is not open");
+                return;
+            }
+            it->second.set = false;
+            record = it->second;
+        }
+        const PTP_CALLBACK_INSTANCE instance = new_instance();
+        const fake_detail::CallbackFrame saved = fake_detail::frame;
+        fake_detail::frame = {nullptr, timer, instance, false};
+        record.callback(instance, record.context, timer);
+        fake_detail::frame = saved;
+    }
+
+    struct WorkRecord
+    {
+        PTP_WORK work = nullptr;
+        PTP_WORK_CALLBACK callback = nullptr;
+        PVOID context = nullptr;
+        size_t submitted = 0;  // submissions whose callback has not run
+        size_t submissions = 0;
+        bool closed = false;
+    };
+    WorkRecord last_work() const
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return last_work_ == nullptr ? WorkRecord{} : works_.at(last_work_);
+    }
+    // Runs one submitted callback of the work item on this thread; false if none is submitted.
+    bool run_work(PTP_WORK work)
+    {
+        WorkRecord record;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = works_.find(work);
+            if (it == works_.end() || it->second.closed || it->second.submitted == 0)
+                return false;
+            --it->second.submitted;
+            record = it->second;
+        }
+        const PTP_CALLBACK_INSTANCE instance = new_instance();
+        const fake_detail::CallbackFrame saved = fake_detail::frame;
+        fake_detail::frame = {nullptr, work, instance, false};
+        record.callback(instance, record.context, work);
+        fake_detail::frame = saved;
+        return true;
     }
 
     // ---- The log -------------------------------------------------------------------------------
@@ -531,6 +635,10 @@ private:
                 b.started_ios += record.started;
             }
         b.environments = environments_.size();
+        for (const auto& [timer, record] : timers_)
+            b.timers += !record.closed;
+        for (const auto& [work, record] : works_)
+            b.works += !record.closed;
         b.pools = pools_.size();
         for (const auto& [s, open] : sockets_)
             b.sockets += open;
@@ -615,16 +723,19 @@ private:
         return reinterpret_cast<T>(static_cast<uintptr_t>(0x7A000000) + 0x40 * ++next_value_);
     }
 
+    PTP_CALLBACK_INSTANCE new_instance()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto instance = next_fake_value<PTP_CALLBACK_INSTANCE>();
+        instances_.push_back(instance);
+        return instance;
+    }
+
     void invoke(const IoRecord& record, PVOID overlapped, ULONG io_result, ULONG_PTR bytes)
     {
-        PTP_CALLBACK_INSTANCE instance;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            instance = next_fake_value<PTP_CALLBACK_INSTANCE>();
-            instances_.push_back(instance);
-        }
+        const PTP_CALLBACK_INSTANCE instance = new_instance();
         const fake_detail::CallbackFrame saved = fake_detail::frame;
-        fake_detail::frame = {record.io, instance, false};
+        fake_detail::frame = {record.io, nullptr, instance, false};
         record.callback(instance, record.context, overlapped, io_result, bytes, record.io);
         fake_detail::frame = saved;
     }
@@ -1051,7 +1162,176 @@ private:
         return 0;
     }
 
+    // ---- Timers, work items, clock (use_fake_timers) ----------------------------------------
+
+    bool fake_timers() const
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return fake_timers_;
+    }
+    // A wait for an object's callbacks from that object's own callback, not disassociated.
+    void check_wait_locked(const void* object, const char* what)
+    {
+        if (fake_detail::frame.object == object && !fake_detail::frame.disassociated)
+            violations_.push_back(std::string(what) + " from the object's own callback without DisassociateCurrentThreadFromCallback: deadlock");
+    }
+
+    static PTP_TIMER WINAPI fake_CreateThreadpoolTimer(PTP_TIMER_CALLBACK callback, PVOID context, PTP_CALLBACK_ENVIRON environment)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().CreateThreadpoolTimer(callback, context, environment);
+        Entry e = f.enter("CreateThreadpoolTimer", {u(callback), u(context), u(environment)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        if (e.fail)
+            return nullptr;
+        if (f.environments_.count(environment) == 0)
+            f.violations_.push_back("CreateThreadpoolTimer with an environment not initialized");
+        auto timer = f.next_fake_value<PTP_TIMER>();
+        f.timers_[timer] = {timer, callback, context, false, 0, 0, 0, false};
+        f.last_timer_ = timer;
+        f.log_[e.index].result = u(timer);
+        return timer;
+    }
+    static VOID WINAPI fake_SetThreadpoolTimer(PTP_TIMER timer, PFILETIME due_time, DWORD period_ms, DWORD window_ms)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().SetThreadpoolTimer(timer, due_time, period_ms, window_ms);
+        int64_t due = 0;
+        if (due_time != nullptr)
+            due = static_cast<int64_t>((static_cast<uint64_t>(due_time->dwHighDateTime) << 32) | due_time->dwLowDateTime);
+        f.enter("SetThreadpoolTimer", {u(timer), static_cast<uintptr_t>(due), period_ms, window_ms, due_time != nullptr});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        auto it = f.timers_.find(timer);
+        if (it == f.timers_.end() || it->second.closed)
+        {
+            f.violations_.push_back("SetThreadpoolTimer on a timer that is not open");
+            return;
+        }
+        it->second.set = due_time != nullptr;
+        it->second.due = due;
+        it->second.set_at = f.clock_;
+        it->second.sets += due_time != nullptr;
+    }
+    static VOID WINAPI fake_WaitForThreadpoolTimerCallbacks(PTP_TIMER timer, BOOL cancel_pending)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().WaitForThreadpoolTimerCallbacks(timer, cancel_pending);
+        f.enter("WaitForThreadpoolTimerCallbacks", {u(timer), static_cast<uintptr_t>(cancel_pending)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        f.check_wait_locked(timer, "WaitForThreadpoolTimerCallbacks");
+    }
+    static VOID WINAPI fake_CloseThreadpoolTimer(PTP_TIMER timer)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().CloseThreadpoolTimer(timer);
+        f.enter("CloseThreadpoolTimer", {u(timer)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        auto it = f.timers_.find(timer);
+        if (it == f.timers_.end() || it->second.closed)
+            f.violations_.push_back("CloseThreadpoolTimer of a timer that is not open");
+        else
+            it->second.closed = true;
+    }
+    static PTP_WORK WINAPI fake_CreateThreadpoolWork(PTP_WORK_CALLBACK callback, PVOID context, PTP_CALLBACK_ENVIRON environment)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().CreateThreadpoolWork(callback, context, environment);
+        Entry e = f.enter("CreateThreadpoolWork", {u(callback), u(context), u(environment)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        if (e.fail)
+            return nullptr;
+        if (f.environments_.count(environment) == 0)
+            f.violations_.push_back("CreateThreadpoolWork with an environment not initialized");
+        auto work = f.next_fake_value<PTP_WORK>();
+        f.works_[work] = {work, callback, context, 0, 0, false};
+        f.last_work_ = work;
+        f.log_[e.index].result = u(work);
+        return work;
+    }
+    static VOID WINAPI fake_SubmitThreadpoolWork(PTP_WORK work)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().SubmitThreadpoolWork(work);
+        f.enter("SubmitThreadpoolWork", {u(work)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        auto it = f.works_.find(work);
+        if (it == f.works_.end() || it->second.closed)
+        {
+            f.violations_.push_back("SubmitThreadpoolWork of a work item that is not open");
+            return;
+        }
+        ++it->second.submitted;
+        ++it->second.submissions;
+    }
+    static VOID WINAPI fake_WaitForThreadpoolWorkCallbacks(PTP_WORK work, BOOL cancel_pending)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().WaitForThreadpoolWorkCallbacks(work, cancel_pending);
+        f.enter("WaitForThreadpoolWorkCallbacks", {u(work), static_cast<uintptr_t>(cancel_pending)});
+        bool run = false;
+        {
+            std::lock_guard<std::mutex> lock(f.mutex_);
+            f.check_wait_locked(work, "WaitForThreadpoolWorkCallbacks");
+            auto it = f.works_.find(work);
+            if (it == f.works_.end() || it->second.closed)
+                f.violations_.push_back("WaitForThreadpoolWorkCallbacks on a work item that is not open");
+            else if (cancel_pending)
+                it->second.submitted = 0;
+            else
+                run = it->second.submitted != 0;
+        }
+        // The threadpool runs the submitted callbacks before the wait ends.
+        while (run && f.run_work(work))
+        {
+        }
+    }
+    static VOID WINAPI fake_CloseThreadpoolWork(PTP_WORK work)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().CloseThreadpoolWork(work);
+        f.enter("CloseThreadpoolWork", {u(work)});
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        auto it = f.works_.find(work);
+        if (it == f.works_.end() || it->second.closed)
+            f.violations_.push_back("CloseThreadpoolWork of a work item that is not open");
+        else if (it->second.submitted != 0)
+            f.violations_.push_back("CloseThreadpoolWork with submitted callbacks that never ran");
+        else
+            it->second.closed = true;
+    }
+    static BOOL WINAPI fake_QueryPerformanceCounter(LARGE_INTEGER* count)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().QueryPerformanceCounter(count);
+        std::lock_guard<std::mutex> lock(f.mutex_);
+        count->QuadPart = f.clock_;
+        return TRUE;
+    }
+    static BOOL WINAPI fake_QueryPerformanceFrequency(LARGE_INTEGER* frequency)
+    {
+        FakeOs& f = self();
+        if (!f.fake_timers())
+            return asock::detail::real_os().QueryPerformanceFrequency(frequency);
+        frequency->QuadPart = kTicksPerSecond;
+        return TRUE;
+    }
+
     mutable std::mutex mutex_;
+    bool fake_timers_ = false;
+    int64_t clock_ = kTicksPerSecond;
+    std::map<PTP_TIMER, TimerRecord> timers_;
+    PTP_TIMER last_timer_ = nullptr;
+    std::map<PTP_WORK, WorkRecord> works_;
+    PTP_WORK last_work_ = nullptr;
     size_t page_ = 4096;
     std::vector<Call> log_;
     std::vector<Plan> plans_;
