@@ -1,18 +1,21 @@
 /* Uses the installed package from C: opens a socket, sends one message through asock over a
-   socketpair and reads it at the other end. Exit status 0 on success. */
+   socketpair and reads it at the other end, then fires a timer. Exit status 0 on success. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "asock/async_cancellation.h"
 #include "asock/async_socket.h"
+#include "asock/async_timer.h"
 #include "asock/execution_engine.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static int opened;
 static int sent;
+static int fired;
 
 static void signal_flag(int* flag, int value)
 {
@@ -32,6 +35,7 @@ static void wait_flag(const int* flag)
 
 static void on_open(void* context, ASYNC_SOCKET_OPEN_RESULT result) { signal_flag(context, result == ASYNC_SOCKET_OPEN_OK ? 1 : -1); }
 static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result) { signal_flag(context, result == ASYNC_SOCKET_SEND_OK ? 1 : -1); }
+static void on_timer(void* context, ASYNC_TIMER_RESULT result) { signal_flag(context, result == ASYNC_TIMER_FIRED ? 1 : -1); }
 
 int main(void)
 {
@@ -60,9 +64,16 @@ int main(void)
         got += (size_t)n;
     }
     async_socket_destroy(socket);
+    /* The extensions are exported too: a timer fires, a cancellation is made and dropped. */
+    ASYNC_TIMER_HANDLE timer = async_timer_create(engine);
+    if (timer == NULL || async_timer_start(timer, 1, on_timer, &fired) != 0)
+        return 6;
+    wait_flag(&fired);
+    async_timer_destroy(timer);
+    async_cancellation_destroy(async_cancellation_create());
     execution_engine_dec_ref(engine);
     close(fds[1]);
-    if (sent != 1 || memcmp(in, message, sizeof(in)) != 0)
+    if (sent != 1 || fired != 1 || memcmp(in, message, sizeof(in)) != 0)
         return 5;
     printf("consumer (C): %s\n", in);
     return 0;
