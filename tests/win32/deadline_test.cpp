@@ -1,5 +1,6 @@
 // Receive deadlines and cancels (async_socket_deadline.h) on Windows against the fake
 // operating system: which OVERLAPPED is cancelled and when, and what each completion reports.
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_015
 #include "asock/async_socket_deadline.h"
 #include "win32/fake_os_fixture.h"
 

@@ -2,6 +2,7 @@
 // racing a timer's firing, a destroy from the callback, a cancel_accepts racing an incoming
 // connection, cancel_receives racing received bytes. Each race is repeated with a cancel made
 // after a varying spin, so that it lands before, during and after the completion.
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_013, Tests_SRS_ASYNC_SOCKET_WIN32_77_014, Tests_SRS_ASYNC_SOCKET_WIN32_77_016
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>

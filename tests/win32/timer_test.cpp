@@ -2,6 +2,7 @@
 // item are the fake's, fired and run by the tests on their own thread, and the clock is one
 // the tests move. So every race of a timer (a cancel or a restart against the firing, a
 // destroy or a restart from the callback) is played in each order, deterministically.
+// Tests_SRS_ASYNC_SOCKET_WIN32_77_013, Tests_SRS_ASYNC_SOCKET_WIN32_77_014
 #include <functional>
 #include <vector>
 
