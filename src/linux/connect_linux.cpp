@@ -79,7 +79,10 @@ bool complete_connect(Loop& loop, Op& op, long result) noexcept
         return true;
     }
     loop.perform_close(socket);
-    callback(context, connect_result_for(error), nullptr, error);
+    // A UNIX path that does not exist is refused (async_socket_unix.h), with ENOENT kept as
+    // the error: only a UNIX connect can get ENOENT from connect().
+    const ASYNC_SOCKET_CONNECT_RESULT outcome = error == ENOENT ? ASYNC_SOCKET_CONNECT_REFUSED : connect_result_for(error);
+    callback(context, outcome, nullptr, error);
     handle_release(socket);
     return true;
 }
