@@ -15,7 +15,8 @@
    Linux: a timer is a node in its loop's heap of deadlines (no kernel object per timer; the
    loop's wait ends at the earliest deadline). Start and cancel allocate nothing in steady
    state (memory of a recycled pool) and cost O(log n) in the number of pending timers.
-   Windows: a threadpool timer (CreateThreadpoolTimer) on the engine's PTP_POOL. */
+   Windows: a node in its engine's heap of deadlines, under one threadpool timer per engine
+   (CreateThreadpoolTimer on the engine's PTP_POOL); the same costs and order. */
 #ifndef ASOCK_ASYNC_TIMER_H
 #define ASOCK_ASYNC_TIMER_H
 

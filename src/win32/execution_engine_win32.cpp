@@ -17,6 +17,8 @@ constexpr uint32_t kDefaultMaxThreadCount = 0;  // no maximum
 
 void destroy_engine(Engine* engine) noexcept
 {
+    if (engine->timers != nullptr)
+        engine_timers_close(*engine->timers);
     if (engine->pool != nullptr)
         os().CloseThreadpool(engine->pool);
     engine->~Engine();

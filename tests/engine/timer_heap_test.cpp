@@ -1,4 +1,4 @@
-// The loop's heap of deadlines (src/linux/detail/timer_heap.h), against a sorted reference:
+// The loop's heap of deadlines (src/common/detail/timer_heap.h), against a sorted reference:
 // arming, disarming any node and taking the earliest, in random order.
 #include <algorithm>
 #include <cstdint>

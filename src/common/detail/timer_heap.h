@@ -1,7 +1,9 @@
-// A loop's deadlines (timers, timed receives, connects): an intrusive pairing heap, ordered by
-// deadline, then by the order of arming. The nodes live inside what has a deadline (an
-// operation today), so arming and disarming never allocate; insert is O(1), removing the
-// earliest or any node O(log n) amortized. The loop sleeps until the earliest deadline.
+// Deadlines: an intrusive pairing heap, ordered by deadline, then by the order of arming. The
+// nodes live inside what has a deadline (a Linux operation, a Windows timer), so arming and
+// disarming never allocate; insert is O(1), removing the earliest or any node O(log n)
+// amortized. A Linux loop sleeps until the earliest deadline (timers, timed receives,
+// connects); a Windows engine sets its one threadpool timer for it (win32/timer_win32.cpp,
+// deadlines on QueryPerformanceCounter in nanoseconds). Platform-free.
 #pragma once
 
 #include <chrono>
