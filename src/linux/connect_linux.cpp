@@ -147,7 +147,10 @@ bool allocate_connect(Engine& engine, Loop& loop, int fd, const ConnectRequest& 
 int connect_start_to(Engine& engine, const ConnectRequest& request) noexcept
 {
     Loop& loop = engine.pick_loop();
-    const int fd = sys::socket(request.peer->sa_family, SOCK_STREAM | SOCK_CLOEXEC | loop.backend().socket_flags(), 0);
+    // A UNIX connect to a full backlog would wait in the kernel where io_uring's cancel cannot
+    // reach it (the loop would hang at the deadline): non-blocking, it fails at once (EAGAIN).
+    const int nonblocking = request.peer->sa_family == AF_UNIX ? SOCK_NONBLOCK : 0;
+    const int fd = sys::socket(request.peer->sa_family, SOCK_STREAM | SOCK_CLOEXEC | nonblocking | loop.backend().socket_flags(), 0);
     if (fd < 0)
         return errno;
     Op* op = nullptr;

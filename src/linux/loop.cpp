@@ -326,6 +326,13 @@ void Loop::process_item(Item* item) noexcept
 void Loop::start_timer(Op& op) noexcept
 {
     Handle& timer = *op.handle;
+    if (op.has(Op::kCancelled))
+    {
+        // Set aside by start_timer_here or set_aside_armed: its cancel was carried out already.
+        HandleScope scope(*this, timer);
+        complete_timer(op, ASYNC_TIMER_CANCELLED);
+        return;
+    }
     Op* const replaced = timer.in_flight[kReads];
     timer.in_flight[kReads] = &op;
     arm_deadline(op);
@@ -608,6 +615,9 @@ void Loop::end_early(Op& op, uint8_t why) noexcept
         handle.in_flight[direction] = nullptr;
     }
     complete(op, result);
+    // The queue's next operation (it waited behind this one) starts in the next flush.
+    if (!handle.detached)
+        mark_dirty(handle);
 }
 
 // The time until the earliest deadline, for the backend's wait: -1 when there is none.
