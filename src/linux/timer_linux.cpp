@@ -1,7 +1,7 @@
 // Timers on Linux (async_timer.h, detail/timer.h): a handle without a descriptor whose starts are
-// operations in the loop's heap of deadlines. Start and cancel allocate an operation from the
-// per-thread pool (no heap in steady state) and post it to the timer's loop: the loop arms it
-// (O(1)) or disarms the armed one (O(log n)).
+// operations in the loop's heap of deadlines. A start takes an operation from the per-thread
+// pool (no heap in steady state); the loop arms it (O(1)) or disarms the armed one (O(log n)),
+// at once on its own thread, else when the posted start or cancel request reaches it.
 #include "detail/timer.h"
 #include <cerrno>
 #include <new>
@@ -17,6 +17,22 @@ int post_timer_op(Timer& timer, Op* op) noexcept
         return 0;
     op_free(op);
     return EBADF;  // destroyed (a use after destroy, or a start racing the destroy)
+}
+
+// On the timer's loop thread, when nothing older waits in the loop's lists: the start or cancel
+// is carried out now (Loop::start_timer_here). Returns false when it must be posted instead.
+// 0 in result, or EBADF for a destroyed timer.
+template <typename Action>
+bool act_here(Timer& timer, int& result, Action action) noexcept
+{
+    Loop& loop = *timer.loop;
+    if (!loop.can_queue_directly())
+        return false;
+    std::lock_guard<SmallMutex> lock(timer.mutex);
+    result = timer.state == HandleState::open ? 0 : EBADF;
+    if (result == 0)
+        action(loop);
+    return true;
 }
 }  // namespace
 void complete_timer(Op& op, ASYNC_TIMER_RESULT result) noexcept
@@ -48,10 +64,18 @@ int timer_start(Timer& timer, uint32_t delay_ms, ON_ASYNC_TIMER_COMPLETE on_time
     op->on_timer = on_timer_complete;
     op->context = context;
     timer_node_init(op->timer, deadline_after_ms(delay_ms));
-    return post_timer_op(timer, op);
+    int result = 0;
+    if (!act_here(timer, result, [op](Loop& loop) { loop.start_timer_here(*op); }))
+        return post_timer_op(timer, op);
+    if (result != 0)
+        op_free(op);
+    return result;
 }
 int timer_cancel(Timer& timer) noexcept
 {
+    int result = 0;
+    if (act_here(timer, result, [&timer](Loop& loop) { loop.set_aside_armed(timer); }))
+        return result;
     Op* request = op_alloc(0);
     if (request == nullptr)
         return ENOMEM;

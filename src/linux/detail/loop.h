@@ -98,6 +98,26 @@ public:
         mark_dirty(handle);
     }
     void disarm(TimerNode& node) noexcept { deadlines_.disarm(node); }
+    // A timer's start or cancel made on the loop's thread when nothing older waits: carried out
+    // at once (arm, disarm), and the start it ends is set aside (local_) to complete CANCELLED
+    // at the top of the loop, never inside the call. Nothing allocates, nothing is posted.
+    void start_timer_here(Op& op) noexcept
+    {
+        Handle& timer = *op.handle;
+        set_aside_armed(timer);
+        timer.in_flight[kReads] = &op;
+        arm_deadline(op);
+    }
+    void set_aside_armed(Handle& timer) noexcept
+    {
+        Op* armed = timer.in_flight[kReads];
+        if (armed == nullptr)
+            return;
+        timer.in_flight[kReads] = nullptr;
+        deadlines_.disarm(armed->timer);
+        armed->set(Op::kCancelled);
+        local_.push_back(armed);
+    }
     // The handle has operations to start: the next flush starts them.
     void mark_dirty(Handle& handle) noexcept
     {

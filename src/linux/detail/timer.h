@@ -1,7 +1,8 @@
 // A timer (async_timer.h) on Linux: a handle without a descriptor. Each start is an operation
 // (ItemKind::timer) whose deadline sits in the loop's heap; the armed one is the handle's read
-// in flight. Starts and cancels always go through the loop's inbox (also from the loop's own
-// thread), so that what they end completes at the top of the loop, never inside the call.
+// in flight. Starts and cancels from other threads go through the loop's inbox; on the loop's
+// own thread (when nothing older waits) they arm and disarm at once. Either way what they end
+// completes at the top of the loop, never inside the call.
 #pragma once
 #include "detail/handle.h"
 namespace asock::detail {
