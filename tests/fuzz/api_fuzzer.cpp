@@ -1,5 +1,5 @@
 // libFuzzer target: the input bytes are a program of API calls (engines, sockets, open, send,
-// receive, close, destroy, with arbitrary arguments: NULLs, zero counts, odd buffer layouts
+// receive, timed receive, cancel of receives, timers, close, destroy, with arbitrary arguments: NULLs, zero counts, odd buffer layouts
 // and lengths, callbacks that close their socket, start more I/O or destroy it) against a
 // peer thread that writes bytes taken from the input, shuts down, closes and resets its end
 // of the connections at arbitrary points. Injected failures (the fault seam of asock_fault)
@@ -8,6 +8,8 @@
 //   - a call with invalid arguments is refused, and then never calls back;
 //   - every accepted operation completes exactly once; no callback starts after the close
 //     of its socket returned; an accepted open calls back once, with OK;
+//   - every accepted timer start completes exactly once (FIRED never before its delay), never
+//     after its timer's destroy returned; callbacks of one timer never nest;
 //   - the bytes received are the bytes the peer sent, in order; the bytes the peer gets are a
 //     prefix of the accepted sends' bytes, in order, and hold at least every send that
 //     completed OK (unless the peer left early); no send succeeds after one failed;
@@ -39,6 +41,8 @@
 #include <vector>
 
 #include "asock/async_socket.h"
+#include "asock/async_socket_deadline.h"
+#include "asock/async_timer.h"
 #include "asock/execution_engine_linux.h"
 #include "support/fault_injection.h"
 
@@ -79,6 +83,8 @@ bool trace = false;
 
 constexpr int kEngines = 2;
 constexpr int kSockets = 3;
+constexpr int kTimers = 3;
+constexpr int kOpcodes = 24;
 constexpr int kMaxSteps = 48;
 constexpr auto kPeerWriteWait = milliseconds(5);
 constexpr auto kTeardownWait = milliseconds(3000);
@@ -167,6 +173,8 @@ struct Op
     bool is_send = false;
     Then then = Then::nothing;
     bool destroy_in_callback = false;
+    bool timed = false;  // async_socket_receive_timed_async
+    uint32_t timeout_ms = 0;
     std::vector<uint8_t> storage;
     std::vector<ASYNC_SOCKET_BUFFER> buffers;
     // What the call gets: the array above, or a NULL / too short one for a call that must be
@@ -384,6 +392,39 @@ private:
 int tcp_listener = -1;
 sockaddr_in tcp_address{};
 
+// A timer of the program. Its destroy belongs to the main thread, or (handed over) to the first
+// of its callbacks asked to destroy it, as for sockets.
+struct TimerSlot
+{
+    ASYNC_TIMER_HANDLE handle = nullptr;
+    std::atomic<bool> destroy_returned{false};
+    std::atomic<bool> handed_over{false};
+    std::atomic<bool> destroy_claimed{false};
+    std::atomic<bool> destroy_done{false};
+    std::atomic<bool> in_callback{false};
+    bool destroyed = false;
+};
+
+enum class TimerThen : uint8_t
+{
+    nothing,
+    restart,
+    cancel,
+    destroy,
+};
+
+// One start of a timer.
+struct TimerShot
+{
+    Program* program = nullptr;
+    TimerSlot* slot = nullptr;
+    TimerThen then = TimerThen::nothing;
+    uint32_t delay_ms = 0;
+    Clock::time_point started{};
+    std::atomic<bool> accepted{false};
+    std::atomic<int> calls{0};
+};
+
 struct Program
 {
     EXECUTION_ENGINE_HANDLE engines[kEngines] = {};
@@ -392,6 +433,9 @@ struct Program
     std::deque<Connection> all_connections;
     std::mutex ops_mutex;
     std::deque<Op> ops;
+    TimerSlot* timers[kTimers] = {};
+    std::deque<TimerSlot> all_timers;
+    std::deque<TimerShot> shots;  // under ops_mutex
     Peer peer;
 
     Op& new_op(Slot* slot, bool is_send)
@@ -403,7 +447,81 @@ struct Program
         op.is_send = is_send;
         return op;
     }
+
+    TimerShot& new_shot(TimerSlot* slot)
+    {
+        std::lock_guard<std::mutex> lock(ops_mutex);
+        TimerShot& shot = shots.emplace_back();
+        shot.program = this;
+        shot.slot = slot;
+        return shot;
+    }
 };
+
+bool start_timer(TimerShot& shot, ASYNC_TIMER_HANDLE handle);
+
+// A cancel fails only when its request cannot be made (an injected op_alloc failure), or, from
+// the timer's own callback, with EBADF while another thread's destroy of the timer waits for
+// that callback.
+void check_timer_cancel(ASYNC_TIMER_HANDLE handle, bool in_callback)
+{
+    const int error = async_timer_cancel(handle);
+    CHECK(error == 0 || error == ENOMEM || (in_callback && error == EBADF), "async_timer_cancel failed with %d", error);
+}
+
+void on_timer(void* context, ASYNC_TIMER_RESULT result)
+{
+    TimerShot& shot = *static_cast<TimerShot*>(context);
+    TimerSlot& slot = *shot.slot;
+    if (trace)
+        std::fprintf(stderr, "  timer callback: %d\n", result);
+    CHECK(!slot.destroy_returned, "a timer callback started after async_timer_destroy returned");
+    CHECK(shot.calls.fetch_add(1) == 0, "a timer start completed twice");
+    CHECK(result == ASYNC_TIMER_FIRED || result == ASYNC_TIMER_CANCELLED || result == ASYNC_TIMER_ABANDONED, "timer result %d", result);
+    if (result == ASYNC_TIMER_FIRED)
+        CHECK(Clock::now() - shot.started >= milliseconds(shot.delay_ms), "a timer fired before its delay");
+    // An abandoned start may complete inside the destroy that its own timer's callback made.
+    const bool nested = slot.in_callback.exchange(true);
+    CHECK(!nested || result == ASYNC_TIMER_ABANDONED, "callbacks of one timer nested");
+    switch (shot.then)
+    {
+    case TimerThen::nothing:
+        break;
+    case TimerThen::restart:
+        if (result == ASYNC_TIMER_FIRED && !slot.destroy_claimed)
+        {
+            TimerShot& next = shot.program->new_shot(&slot);
+            next.delay_ms = 1;
+            start_timer(next, slot.handle);
+        }
+        break;
+    case TimerThen::cancel:
+        if (!slot.destroy_claimed)
+            check_timer_cancel(slot.handle, true);
+        break;
+    case TimerThen::destroy:
+        if (slot.handed_over && !slot.destroy_claimed.exchange(true))
+        {
+            async_timer_destroy(slot.handle);
+            slot.destroy_returned = true;
+            slot.destroy_done = true;
+        }
+        break;
+    }
+    if (!nested)
+        slot.in_callback = false;
+}
+
+bool start_timer(TimerShot& shot, ASYNC_TIMER_HANDLE handle)
+{
+    shot.started = Clock::now();
+    const int error = async_timer_start(handle, shot.delay_ms, on_timer, &shot);
+    CHECK(error == 0 || error == ENOMEM || error == EBADF, "async_timer_start failed with %d", error);
+    shot.accepted = error == 0;
+    if (trace)
+        std::fprintf(stderr, "  timer start of %u ms: %s\n", shot.delay_ms, error == 0 ? "accepted" : "refused");
+    return error == 0;
+}
 
 void on_open(void* context, ASYNC_SOCKET_OPEN_RESULT result)
 {
@@ -518,6 +636,23 @@ void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t byte
     follow_up(op);
 }
 
+void on_receive_timed(void* context, ASYNC_SOCKET_RECEIVE_TIMED_RESULT result, uint32_t bytes)
+{
+    Op& op = *static_cast<Op*>(context);
+    CHECK(result >= ASYNC_SOCKET_RECEIVE_TIMED_OK && result <= ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED, "timed receive result %d", result);
+    if (result == ASYNC_SOCKET_RECEIVE_TIMED_TIMEOUT || result == ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED)
+    {
+        if (trace)
+            std::fprintf(stderr, "  timed receive callback: %d\n", result);
+        CHECK(bytes == 0, "a timed out or cancelled receive reported %u bytes", bytes);
+        enter_callback(op);
+        follow_up(op);
+        return;
+    }
+    // OK, ERROR and ABANDONED mean what the plain receive's do.
+    on_receive(context, static_cast<ASYNC_SOCKET_RECEIVE_RESULT>(result), bytes);
+}
+
 // Calls send or receive for the operation; a call expected to be refused must be.
 bool start(Op& op, ASYNC_SOCKET_HANDLE handle, bool null_callback, bool expect_refusal)
 {
@@ -535,6 +670,10 @@ bool start(Op& op, ASYNC_SOCKET_HANDLE handle, bool null_callback, bool expect_r
             std::lock_guard<std::mutex> lock(slot.connection->mutex);
             slot.connection->accepted.insert(slot.connection->accepted.end(), op.stream.begin(), op.stream.end());
         }
+    }
+    else if (op.timed)
+    {
+        accepted = async_socket_receive_timed_async(handle, const_cast<ASYNC_SOCKET_BUFFER*>(op.payload), op.count, op.timeout_ms, null_callback ? nullptr : on_receive_timed, &op) == 0;
     }
     else
     {
@@ -685,8 +824,8 @@ public:
     {
         const uint8_t op = in_.byte();
         if (trace)
-            std::fprintf(stderr, "step: opcode %d\n", op % 18);
-        switch (op % 18)
+            std::fprintf(stderr, "step: opcode %d\n", op % kOpcodes);
+        switch (op % kOpcodes)
         {
         case 0:
             create_engine();
@@ -702,7 +841,7 @@ public:
             break;
         case 4:
         case 5:
-            send_or_receive(op % 18 == 4);
+            send_or_receive(op % kOpcodes == 4);
             break;
         case 6:
             if (Slot* slot = usable_slot())
@@ -747,11 +886,36 @@ public:
             if (EXECUTION_ENGINE_HANDLE engine = p_.engines[in_.byte() % kEngines])
                 CHECK(execution_engine_linux_set_busy_poll(engine, 50u * (in_.byte() % 4)) == 0, "set_busy_poll refused a valid engine");
             break;
+        case 18:
+            create_timer();
+            break;
+        case 19:
+            start_timer_step();
+            break;
+        case 20:
+            if (TimerSlot* slot = usable_timer())
+                check_timer_cancel(slot->handle, false);
+            break;
+        case 21:
+            if (TimerSlot* slot = usable_timer())
+            {
+                async_timer_destroy(slot->handle);
+                slot->destroy_returned = true;
+                slot->destroyed = true;
+            }
+            break;
+        case 22:
+            send_or_receive(false, true);
+            break;
+        case 23:
+            cancel_receives();
+            break;
         }
     }
 
     void finish()
     {
+        destroy_timers();
         // Whatever the program did, every socket is destroyed, every peer reads to the end.
         for (Connection& c : p_.all_connections)
             p_.peer.command(Peer::Kind::resume, &c);
@@ -907,7 +1071,7 @@ private:
         }
     }
 
-    void send_or_receive(bool is_send)
+    void send_or_receive(bool is_send, bool timed = false)
     {
         const uint8_t target = in_.byte();
         const uint8_t flags = in_.byte();
@@ -915,6 +1079,8 @@ private:
         // The arguments are read in any case, so that a step means the same wherever it is.
         Op& op = p_.new_op(slot, is_send);
         op.then = static_cast<Then>((flags >> 2) & 3);
+        op.timed = timed;
+        op.timeout_ms = timed ? in_.byte() % 8 : 0;
         const bool invalid = build_buffers(op, in_);
         if (slot == nullptr || slot->handed_over || slot->destroyed)
             return;
@@ -924,6 +1090,79 @@ private:
         const bool accepted = start(op, null_handle ? nullptr : slot->handle, null_callback, invalid || null_callback || null_handle);
         if (accepted && op.destroy_in_callback)
             slot->handed_over = true;  // the socket's callbacks may destroy it: hands off
+    }
+
+    TimerSlot* usable_timer()
+    {
+        TimerSlot* slot = p_.timers[in_.byte() % kTimers];
+        return slot != nullptr && !slot->handed_over && !slot->destroyed ? slot : nullptr;
+    }
+
+    // b: slot b%3, engine (b>>2)%2.
+    void create_timer()
+    {
+        const uint8_t b = in_.byte();
+        TimerSlot*& current = p_.timers[b % kTimers];
+        if (current != nullptr && !current->destroyed && !current->handed_over)
+            return;
+        EXECUTION_ENGINE_HANDLE engine = p_.engines[(b >> 2) % kEngines];
+        ASYNC_TIMER_HANDLE handle = async_timer_create(engine);
+        if (engine == nullptr)
+            CHECK(handle == nullptr, "async_timer_create accepted a NULL engine");
+        if (handle == nullptr)
+            return;
+        TimerSlot& slot = p_.all_timers.emplace_back();
+        slot.handle = handle;
+        current = &slot;
+    }
+
+    // slot, delay (%8 ms; 0x08: NULL callback), then ((d>>4)&3: nothing, restart, cancel, destroy).
+    void start_timer_step()
+    {
+        TimerSlot* slot = p_.timers[in_.byte() % kTimers];
+        const uint8_t d = in_.byte();
+        TimerShot& shot = p_.new_shot(slot);
+        shot.delay_ms = d % 8;
+        shot.then = static_cast<TimerThen>((d >> 4) & 3);
+        if (slot == nullptr || slot->handed_over || slot->destroyed)
+            return;
+        if ((d & 0x08) != 0)
+        {
+            CHECK(async_timer_start(slot->handle, shot.delay_ms, nullptr, &shot) == EINVAL, "a timer start without a callback was accepted");
+            return;
+        }
+        if (start_timer(shot, slot->handle) && shot.then == TimerThen::destroy)
+            slot->handed_over = true;  // its callbacks may destroy it: hands off
+    }
+
+    void cancel_receives()
+    {
+        Slot* slot = usable_slot();
+        if (slot == nullptr)
+            return;
+        const int error = async_socket_cancel_receives(slot->handle);
+        CHECK(error == 0 || error == ENOMEM || error == EBADF, "async_socket_cancel_receives failed with %d", error);
+    }
+
+    void destroy_timers()
+    {
+        for (TimerSlot& slot : p_.all_timers)
+        {
+            if (slot.handed_over && slot.destroy_claimed.exchange(true))
+            {
+                const auto deadline = Clock::now() + kTeardownWait;
+                while (!slot.destroy_done && Clock::now() < deadline)
+                    std::this_thread::sleep_for(milliseconds(1));
+                CHECK(slot.destroy_done, "async_timer_destroy in a callback did not return");
+                continue;
+            }
+            if (!slot.destroyed)
+                async_timer_destroy(slot.handle);
+            slot.destroy_returned = true;
+        }
+        std::lock_guard<std::mutex> lock(p_.ops_mutex);
+        for (const TimerShot& shot : p_.shots)
+            CHECK(shot.calls.load() == (shot.accepted ? 1 : 0), "a timer start %s completed %d times", shot.accepted ? "accepted" : "refused", shot.calls.load());
     }
 
     void destroy_socket()
@@ -990,6 +1229,12 @@ private:
         CHECK(async_socket_receive_async(nullptr, &buffer, 1, on_receive, nullptr) != 0, "receive accepted a NULL socket");
         execution_engine_inc_ref(nullptr);
         execution_engine_dec_ref(nullptr);
+        CHECK(async_timer_create(nullptr) == nullptr, "a timer on a NULL engine");
+        CHECK(async_timer_start(nullptr, 0, on_timer, nullptr) == EINVAL, "a timer start accepted a NULL timer");
+        CHECK(async_timer_cancel(nullptr) == EINVAL, "a timer cancel accepted a NULL timer");
+        async_timer_destroy(nullptr);
+        CHECK(async_socket_receive_timed_async(nullptr, &buffer, 1, 1, on_receive_timed, nullptr) != 0, "a timed receive accepted a NULL socket");
+        CHECK(async_socket_cancel_receives(nullptr) == EINVAL, "cancel_receives accepted a NULL socket");
         CHECK(execution_engine_linux_get_backend(nullptr) == ASOCK_LINUX_BACKEND_DEFAULT, "a NULL engine has a backend");
         CHECK(execution_engine_linux_set_busy_poll(nullptr, 0) != 0, "set_busy_poll accepted a NULL engine");
         const EXECUTION_ENGINE_PARAMETERS inverted{3, 2};

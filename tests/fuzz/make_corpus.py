@@ -4,7 +4,7 @@ the byte code that api_fuzzer.cpp interprets, each a starting point the fuzzer m
 
     python3 tests/fuzz/make_corpus.py   # rewrites tests/fuzz/corpus/*
 
-The byte code (one opcode byte, taken modulo 18, then its arguments; see Interpreter::step):
+The byte code (one opcode byte, taken modulo 24, then its arguments; see Interpreter::step):
     0 create engine  b: slot b%2, loops 1+(b>>1 & 1), backend (b>>2)%3: default, io_uring, epoll
     1 drop engine    b: slot b%2
     2 create socket  b: slot b%3, engine (b>>2)%2, kind (b>>3)%6: 0-2 AF_UNIX, 3 TCP,
@@ -25,12 +25,20 @@ The byte code (one opcode byte, taken modulo 18, then its arguments; see Interpr
    15 inject a failure   point (% the number of fault points), skip (%16)
    16 every call with NULL arguments
    17 busy poll          engine b%2, 50 * (b%4) us
+   18 create timer       b: slot b%3, engine (b>>2)%2
+   19 start timer        slot, d: delay d%8 ms, 0x08 NULL callback (must be refused), (d>>4)&3
+                         what the callback does: nothing, restart (1 ms), cancel, destroy the timer
+   20 cancel timer b / 21 destroy timer b
+   22 timed receive      as receive (5), with a timeout byte (%8 ms, 0: none) after the flags
+   23 cancel receives    slot
 """
 import os
 
 CREATE_ENGINE, DROP_ENGINE, CREATE_SOCKET, OPEN, SEND, RECEIVE, CLOSE, DESTROY = range(8)
 PEER_WRITE, PEER_SHUTDOWN, PEER_CLOSE, PEER_RESET, PEER_PAUSE, SLEEP, WAIT, FAULT = range(8, 16)
 NULL_ARGUMENTS, BUSY_POLL = 16, 17
+CREATE_TIMER, START_TIMER, CANCEL_TIMER, DESTROY_TIMER, TIMED_RECEIVE, CANCEL_RECEIVES = range(18, 24)
+TIMER_NOTHING, TIMER_RESTART, TIMER_CANCEL, TIMER_DESTROY = range(4)
 
 DEFAULT, IO_URING, EPOLL = 0, 1, 2
 UNIX, TCP, DATAGRAM, INVALID = 0, 3, 4, 5
@@ -38,6 +46,7 @@ NOTHING, CLOSE_NEXT, RECEIVE_NEXT, SEND_NEXT = 0, 1, 2, 3
 
 # Fault points, as numbered in tests/support/fault_injection.h.
 OP_ALLOC, SYS_SENDMSG, SYS_RECVMSG, URING_SUBMIT_AND_WAIT, SYS_EPOLL_WAIT = 1, 10, 11, 22, 16
+TIMER_ALLOC = 36
 
 
 def engine(slot=0, backend=EPOLL, loops=1):
@@ -69,6 +78,18 @@ def invalid(op, slot, shape, size_byte=0, flags=0):
     buffers = 1 + size_byte % 4 if shape in (2, 3) else 1
     data = [0x41] * buffers if op == SEND and shape in (2, 3) else []
     return [op, slot, flags, shape, size_byte] + [0] * buffers + data
+
+
+def timer(slot=0, engine_slot=0):
+    return [CREATE_TIMER, slot | engine_slot << 2]
+
+
+def start_timer(slot=0, delay=0, then=TIMER_NOTHING):
+    return [START_TIMER, slot, delay % 8 | then << 4]
+
+
+def timed_receive(slot, timeout, size=64, then=NOTHING):
+    return [TIMED_RECEIVE, slot, then << 2, timeout, 7, 0, size - 1]
 
 
 def peer_write(slot, data):
@@ -109,6 +130,17 @@ SEEDS = {
     "busy_poll_chain": engine(backend=DEFAULT) + [BUSY_POLL, 0, 2] + socket() + open_()
     + receive(0, then=SEND_NEXT) + send(0, b"ping", then=RECEIVE_NEXT) + peer_write(0, b"pong" * 4) + wait()
     + [FAULT, URING_SUBMIT_AND_WAIT, 2] + peer_write(0, b"more") + wait(),
+    "timers_restart_cancel": engine(backend=EPOLL) + timer(0) + timer(1) + start_timer(0, 3, TIMER_RESTART)
+    + start_timer(1, 1, TIMER_CANCEL) + start_timer(0, 2) + [CANCEL_TIMER, 1] + wait() + start_timer(1, 0)
+    + [SLEEP, 7] + [DESTROY_TIMER, 0],
+    "timer_destroys_itself": engine(backend=IO_URING) + timer(0) + start_timer(0, 1, TIMER_DESTROY)
+    + start_timer(0, 0) + [SLEEP, 7] + [DROP_ENGINE, 0] + timer(1) + [START_TIMER, 1, 0x08],
+    "timed_receives": engine(backend=IO_URING) + socket() + open_() + timed_receive(0, 1) + timed_receive(0, 0)
+    + timed_receive(0, 3, then=RECEIVE_NEXT) + [SLEEP, 7] + peer_write(0, b"late bytes") + wait()
+    + [CANCEL_RECEIVES, 0] + timed_receive(0, 0) + peer_write(0, b"kept") + wait(),
+    "cancel_racing_data": engine(backend=EPOLL, loops=2) + socket() + open_() + timed_receive(0, 0)
+    + receive(0) + peer_write(0, b"race") + [CANCEL_RECEIVES, 0] + wait() + [FAULT, OP_ALLOC, 0]
+    + [CANCEL_RECEIVES, 0] + [FAULT, TIMER_ALLOC, 0] + timer(2) + timer(2) + start_timer(2, 4) + [DESTROY_TIMER, 2],
 }
 
 
