@@ -47,13 +47,14 @@ ASYNC_TIMER_HANDLE async_timer_create(EXECUTION_ENGINE_HANDLE execution_engine);
    started again: the earlier start completes ASYNC_TIMER_CANCELLED (unless it fired first).
    May be called from any thread, including the timer's own callback.
    Returns 0 when the callback will run exactly once; non-zero (and never calls back) for a NULL
-   timer or callback (EINVAL) or no memory (ENOMEM). */
+   timer or callback (EINVAL), no memory (ENOMEM), or a timer being destroyed (EBADF: a call from
+   its own callback during async_timer_destroy). */
 int async_timer_start(ASYNC_TIMER_HANDLE timer, uint32_t delay_ms, ON_ASYNC_TIMER_COMPLETE on_timer_complete, void* on_timer_complete_context);
 
 /* Cancels the pending start, if any: its callback runs with ASYNC_TIMER_CANCELLED, unless it
    fired first (then it ran, or runs, with ASYNC_TIMER_FIRED). Never calls back inside this call.
    A cancel with nothing pending does nothing. Returns 0, or EINVAL for NULL, ENOMEM when the
-   request cannot be made (then nothing changed). Any thread. */
+   request cannot be made (then nothing changed), EBADF for a timer being destroyed. Any thread. */
 int async_timer_cancel(ASYNC_TIMER_HANDLE timer);
 
 /* Completes a pending start with ASYNC_TIMER_ABANDONED, drops the engine reference and frees
