@@ -376,6 +376,10 @@ TEST_P(ReceiveDeadlines, cancels_from_another_thread_racing_data_never_lose_a_by
         for (int i = 0; i < kRounds; ++i)
         {
             std::this_thread::sleep_for(std::chrono::microseconds(random() % 1000));
+            // Now and then a pause long enough for a cancel to find a receive waiting (under
+            // Wine's coarse sleeps the random gaps alone did not always give one).
+            if (i % 30 == 29)
+                std::this_thread::sleep_for(std::chrono::milliseconds(8));
             if (!write_all(peer.get(), sent.data() + i * 5, 5))
                 return;
         }
