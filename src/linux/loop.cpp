@@ -344,9 +344,10 @@ void Loop::start_timer(Op& op) noexcept
 }
 
 // async_socket_cancel_receives, async_socket_listener_cancel_accepts, async_timer_cancel: the
-// reads pending now end early. The one a backend holds is told to end (it may still complete
-// with what it got); the queued ones complete CANCELLED here, in order, out of their queue, so
-// that a callback that starts new reads or closes the handle does not touch them.
+// reads pending now end early. They are marked first (reads a callback starts later are not);
+// the one a backend holds is told to end (it may still complete with what it got); the others
+// complete CANCELLED here, in order, each taken from its queue as it completes. A callback that
+// closes the handle ends the walk: its close completes the rest (ABANDONED) before it returns.
 void Loop::cancel_reads(Op& request) noexcept
 {
     Handle& handle = *request.handle;
@@ -354,21 +355,33 @@ void Loop::cancel_reads(Op& request) noexcept
     if (handle.detached)
         return;
     HandleScope scope(*this, handle);
-    Op* const in_flight = handle.in_flight[kReads];
-    ItemQueue waiting;
-    handle.queues[kReads].extract_if([in_flight](Item* item) { return item != in_flight; }, waiting);
-    if (in_flight != nullptr)
+    for (Item* item = handle.queues[kReads].front(); item != nullptr; item = item->next)
+        as_op(item)->set(Op::kCancelled);
+    if (Op* in_flight = handle.in_flight[kReads])
         end_early(*in_flight, Op::kCancelled);
-    while (Item* item = waiting.pop_front())
+    while (!handle.detached)
     {
-        Op& op = *as_op(item);
-        op.set(Op::kCancelled);
-        if (TimerNode* node = deadline_of(op))
+        Op* next = first_cancelled_waiting(handle);
+        if (next == nullptr)
+            break;
+        if (TimerNode* node = deadline_of(*next))
             deadlines_.disarm(*node);
-        complete(op, -ECANCELED);
+        complete(*next, -ECANCELED);
     }
     if (!handle.detached)
         mark_dirty(handle);
+}
+
+// The first read marked cancelled that no backend holds (nullptr: none left).
+Op* Loop::first_cancelled_waiting(Handle& handle) noexcept
+{
+    for (Item* item = handle.queues[kReads].front(); item != nullptr; item = item->next)
+    {
+        Op* op = as_op(item);
+        if (op != handle.in_flight[kReads] && op->has(Op::kCancelled))
+            return op;
+    }
+    return nullptr;
 }
 
 // The cancellation of a connect was cancelled: end the connect if it is still pending. The

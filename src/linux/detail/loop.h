@@ -178,6 +178,7 @@ private:
     void process_item(Item* item) noexcept;
     void start_timer(Op& op) noexcept;
     void cancel_reads(Op& request) noexcept;
+    static Op* first_cancelled_waiting(Handle& handle) noexcept;
     void cancel_connect(Op& request) noexcept;
     void end_early(Op& op, uint8_t why) noexcept;
     void deliver_open(Item* notice) noexcept;
