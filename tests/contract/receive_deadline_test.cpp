@@ -409,6 +409,69 @@ TEST_P(ReceiveDeadlines, cancels_from_another_thread_racing_data_never_lose_a_by
     EXPECT_GT(cancelled, 0) << "no cancel ended a receive: the race was not exercised";
 }
 
+// The first receive a cancel ends closes its socket from its callback: the other receives the
+// cancel ended complete before that close returns (ABANDONED or CANCELLED), never after it.
+// (The fuzzer found the cancel completing them after the close had returned.)
+struct ClosingReceive : TimedReceive
+{
+    ASYNC_SOCKET_HANDLE socket = nullptr;
+    std::atomic<bool> close_returned{false};
+    static void on_complete(void* context, ASYNC_SOCKET_RECEIVE_TIMED_RESULT result, uint32_t bytes)
+    {
+        auto* self = static_cast<ClosingReceive*>(context);
+        async_socket_close(self->socket);
+        self->close_returned = true;
+        TimedReceive::callback(self, result, bytes);
+    }
+};
+
+// A receive that notes whether the closer's close had already returned when it completed.
+struct WatchingReceive : TimedReceive
+{
+    const ClosingReceive* closer = nullptr;
+    std::atomic<bool> after_close{false};
+    static void on_complete(void* context, ASYNC_SOCKET_RECEIVE_TIMED_RESULT result, uint32_t bytes)
+    {
+        auto* self = static_cast<WatchingReceive*>(context);
+        self->after_close = self->closer->close_returned.load();
+        TimedReceive::callback(self, result, bytes);
+    }
+};
+
+// Tests_SRS_ASOCK_DEADLINE_12_002
+TEST_P(ReceiveDeadlines, a_callback_that_closes_during_a_cancel_gets_no_callback_of_the_socket_after_its_close_returned)
+{
+    for (int round = 0; round < 20; ++round)
+    {
+        Connection c = local_connection();
+        ScopedSocket round_peer(c.peer);
+        OwnedSocket round_socket(open_socket(c.ours));
+        ASSERT_NE(nullptr, round_socket.get());
+        ClosingReceive first;
+        first.socket = round_socket.get();
+        ASYNC_SOCKET_BUFFER buffer{first.data.data(), static_cast<uint32_t>(first.data.size())};
+        ASSERT_EQ(0, async_socket_receive_timed_async(round_socket.get(), &buffer, 1, 0, ClosingReceive::on_complete, &first));
+        std::vector<std::unique_ptr<WatchingReceive>> others;
+        for (int i = 0; i < 4; ++i)
+        {
+            others.push_back(std::make_unique<WatchingReceive>());
+            others.back()->closer = &first;
+            ASYNC_SOCKET_BUFFER other_buffer{others.back()->data.data(), static_cast<uint32_t>(others.back()->data.size())};
+            ASSERT_EQ(0, async_socket_receive_timed_async(round_socket.get(), &other_buffer, 1, 0, WatchingReceive::on_complete, others.back().get()));
+        }
+        ASSERT_EQ(0, async_socket_cancel_receives(round_socket.get()));
+        ASSERT_TRUE(first.done.wait_for(1));
+        EXPECT_EQ(ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED, first.outcome());
+        for (auto& other : others)
+        {
+            ASSERT_TRUE(other->done.wait_for(1));
+            EXPECT_EQ(1, other->calls.load());
+            EXPECT_FALSE(other->after_close.load()) << "a callback ran after the close had returned";
+            EXPECT_TRUE(other->outcome() == ASYNC_SOCKET_RECEIVE_TIMED_ABANDONED || other->outcome() == ASYNC_SOCKET_RECEIVE_TIMED_CANCELLED);
+        }
+    }
+}
+
 // A receive whose callback cancels the socket's other receives.
 struct CancellingReceive : TimedReceive
 {
