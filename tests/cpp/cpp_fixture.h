@@ -3,6 +3,7 @@
 // through the C++ API.
 #pragma once
 
+#include <optional>
 #include <atomic>
 #include <thread>
 #include <utility>
@@ -59,6 +60,26 @@ protected:
         execution_engine_inc_ref(engine);
         return asock::engine::adopt(engine);
     }
+};
+
+// A CppContract whose tests use an asock::engine (e), made after the backend's checks.
+class CppEngineContract : public CppContract
+{
+protected:
+    void SetUp() override
+    {
+        CppContract::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        e.emplace(cpp_engine());
+    }
+    void TearDown() override
+    {
+        e.reset();
+        CppContract::TearDown();
+    }
+
+    std::optional<asock::engine> e;
 };
 
 }  // namespace asock_test

@@ -19,23 +19,10 @@ using namespace std::chrono_literals;
 
 constexpr const char* kNoSuchHost = "no-such-host.asock-test.invalid";
 
-class CppResolve : public CppContract
+class CppResolve : public CppEngineContract
 {
 protected:
-    void SetUp() override
-    {
-        CppContract::SetUp();
-        if (IsSkipped() || HasFatalFailure())
-            return;
-        e.emplace(cpp_engine());
-    }
-    void TearDown() override
-    {
-        e.reset();
-        CppContract::TearDown();
-    }
 
-    std::optional<asock::engine> e;
 };
 
 bool has_address(const asock::resolve_result& answer, const char* address)

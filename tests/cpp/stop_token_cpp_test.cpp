@@ -22,21 +22,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CppStopToken : public CppContract
+class CppStopToken : public CppEngineContract
 {
 protected:
-    void SetUp() override
-    {
-        CppContract::SetUp();
-        if (IsSkipped() || HasFatalFailure())
-            return;
-        e.emplace(cpp_engine());
-    }
-    void TearDown() override
-    {
-        e.reset();
-        CppContract::TearDown();
-    }
 
     // A connected, open socket and its peer's end.
     struct Pair
@@ -59,7 +47,6 @@ protected:
         return pair;
     }
 
-    std::optional<asock::engine> e;
 };
 
 // Requests a stop from a thread of its own after spinning `spins` times, to race whatever the
