@@ -54,6 +54,9 @@ public:
     // Whether the failure was injected (known once disarmed).
     bool fired() const { return fired_; }
     bool fired_at(unsigned point) const { return fired_ && point_ == point; }
+    // The same, read now: a call on the loop thread that passed the armed check before the
+    // disarm may fail after it (once its operation completed, it surely has).
+    bool fired_at_by_now(unsigned point) const { return point_ == point && asock_fault_fired() != 0; }
     unsigned point() const { return point_; }
     uint64_t hits(unsigned point) const { return hits_[point]; }
     Backend backend() const { return backend_; }

@@ -35,6 +35,7 @@ constexpr unsigned kSubmissionEntries = 256;
 constexpr unsigned kCompletionEntries = 8192;
 constexpr size_t kScratchIovecs = 4096;
 constexpr uint64_t kWakeTag = 1;  // never an operation's address (those are aligned)
+constexpr uint64_t kCancelTag = 3;  // an asynchronous cancel's own completion: nothing to report
 // The most one call moves (the kernel's MAX_RW_COUNT). send(2) and recv(2) do less when asked
 // for more; io_uring's SEND and RECV refuse a longer buffer (EINVAL) instead, so it is cut here:
 // a receive completes with what arrived anyway, and a send goes on from where it stopped.
@@ -231,7 +232,8 @@ public:
         reg.addr = reinterpret_cast<uint64_t>(&op);
         reg.timeout.tv_sec = -1;
         reg.timeout.tv_nsec = -1;
-        (void)cancel_synchronously(reg);
+        if (!cancel_synchronously(reg))
+            cancel_asynchronously(op);
         return Start::pending;
     }
 
@@ -263,7 +265,7 @@ public:
             io_uring_cqe_seen(&ring_, cqe);
             if (data == kWakeTag)
                 wake_armed_ = false;
-            else
+            else if (data != kCancelTag)
                 out[count++] = Report{reinterpret_cast<Op*>(data), result};
         }
         handed_count_ = count;
@@ -395,6 +397,20 @@ private:
         wake_armed_ = true;
     }
 
+    // When synchronous cancellation fails (no memory for it), an ASYNC_CANCEL entry does the
+    // same. It is submitted at once: the kernel looks the operation up while submitting, before
+    // its address could be reused by another operation. If even that cannot be queued the
+    // operation ends by itself (its data, its deadline's successor or the close).
+    void cancel_asynchronously(Op& op) noexcept
+    {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr)
+            return;
+        io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&op), 0);
+        io_uring_sqe_set_data64(sqe, kCancelTag);
+        submit_everything();
+    }
+
     bool cancel_synchronously(io_uring_sync_cancel_reg reg) noexcept
     {
         int result;
@@ -445,7 +461,11 @@ private:
     bool take(io_uring_cqe* cqe, Op*& op) noexcept
     {
         const uint64_t data = cqe->user_data;
-        if (data != kWakeTag)
+        if (data == kWakeTag)
+        {
+            wake_armed_ = false;
+        }
+        else if (data != kCancelTag)
         {
             op = reinterpret_cast<Op*>(data);
             try
@@ -457,10 +477,6 @@ private:
             {
                 return false;
             }
-        }
-        else
-        {
-            wake_armed_ = false;
         }
         io_uring_cqe_seen(&ring_, cqe);
         return true;
