@@ -2,8 +2,9 @@
 # Installs what asock needs to build, test and run its demo on Debian 12 (or a derivative):
 # only the missing packages, with apt-get. Silent when everything is already there.
 # Used by scripts/test.sh and scripts/demo.sh; can be run (or sourced) on its own.
-# --bench adds what the benchmarks need (the peers' libraries, gnuplot, python3): used by
-# scripts/bench.sh only, so that the other scripts do not install them.
+# --bench adds what the benchmarks need (the peers' libraries, gnuplot, python3; wrk and
+# nginx-light for the HTTP benchmark): used by scripts/bench.sh only, so that the other
+# scripts do not install them.
 set -euo pipefail
 
 asock_setup() {
@@ -12,10 +13,11 @@ asock_setup() {
     googletest libgtest-dev                         # the tests
     liburing-dev                                    # the io_uring backend
     g++-mingw-w64-x86-64 wine                       # the Windows build, run under Wine
+    python3 curl wrk                                # the HTTP example's smoke test (real peers)
   )
   case "${1:-}" in
     "") ;;
-    --bench) packages+=(libasio-dev libuv1-dev gnuplot-nox python3) ;;  # liburing-dev is above
+    --bench) packages+=(libasio-dev libuv1-dev gnuplot-nox python3 wrk nginx-light) ;;  # liburing-dev is above
     *)
       echo "usage: setup.sh [--bench]" >&2
       return 2

@@ -21,10 +21,10 @@ stage_table=(
   "asan|the asan preset (ASan + UBSan): every test, then the fault walk's totals"
   "tsan|the tsan preset (ThreadSanitizer, tests/tsan.supp): every test"
   "fuzz|60 s of the API fuzzer (scripts/fuzz.sh: clang-14, the fuzz preset)"
-  "examples|coroutine echo server with the C and C++ clients (by address and by name), IPv6 and IPv4; the echo server's idle timeout (ci build*)"
+  "examples|coroutine echo server with the C and C++ clients (by address and by name), IPv6 and IPv4; the echo server's idle timeout; the HTTP server against curl, wrk, Python (ci build*)"
   "package|install the ci build, build and run consumers (scripts/package_test.sh; ci build*)"
   "win64|the Windows build (mingw-w64), every test executable under Wine"
-  "echo|the asan asock-echo-server under asock-loadgen, each Linux backend (asan build*)"
+  "echo|the asan asock-echo-server under asock-loadgen, and the asan HTTP server's smoke test, each Linux backend (asan build*)"
 )
 stage_names=()
 for entry in "${stage_table[@]}"; do
@@ -265,6 +265,27 @@ echo_smoke() {
   done
 }
 
+# http_smoke BUILD LABEL: asock-http-server of that build against curl, wrk and Python's socket
+# (tests/http/http_smoke.py), on each Linux backend; one summary line per backend.
+http_smoke() {
+  local build=$1 label=$2 backend status log
+  echo "== http: asock-http-server ($label build) against curl, wrk and Python"
+  for backend in io_uring epoll; do
+    log=build/test-http-$label-$backend.log
+    status=0
+    python3 tests/http/http_smoke.py --binary "build/$build/examples/asock-http-server" --backend "$backend" >"$log" 2>&1 || status=$?
+    cat "$log"
+    if [[ $status -eq 77 && ( $backend != io_uring || $ASOCK_REQUIRE_IO_URING != 1 ) ]]; then
+      summary+=("http smoke ($label) $backend: skipped, the backend cannot run here")
+    elif [[ $status -ne 0 ]]; then
+      summary+=("http smoke ($label) $backend: FAILED ($log)")
+      failed=1
+    else
+      summary+=("http smoke ($label) $backend: ok, $(grep -c '^  ok' "$log") checks, $(sed -n 's/.*wrk, pipelined: \([0-9]*\) responses.*/\1/p' "$log") wrk responses checked")
+    fi
+  done
+}
+
 trap 'kill_echo_server' EXIT
 trap 'exit 130' INT TERM
 
@@ -280,10 +301,10 @@ run_stage() {
       ;;
     tsan) run_preset tsan ;;
     fuzz) fuzz_stage ;;
-    examples) build_preset ci && examples_smoke ;;
+    examples) build_preset ci && { examples_smoke; http_smoke ci ci; } ;;
     package) build_preset ci && package_stage ;;
     win64) win64_stage ;;
-    echo) build_preset asan && echo_smoke ;;
+    echo) build_preset asan && { echo_smoke; http_smoke asan asan; } ;;
   esac
   durations+=("$stage $((SECONDS - started)) s")
 }
