@@ -15,7 +15,7 @@
 
 static int usage(const char* program, unsigned accepted)
 {
-    fprintf(stderr, "usage: %s --port N [--gather]%s%s\n", program,
+    fprintf(stderr, "usage: %s --port N%s%s%s\n", program, (accepted & BENCH_OPTION_NO_GATHER) ? "" : " [--gather]",
             (accepted & BENCH_OPTION_BACKEND) ? " [--backend io_uring|epoll]" : "",
             (accepted & BENCH_OPTION_BUSY_POLL) ? " [--busy-poll MICROSECONDS]" : "");
     return 1;
@@ -37,7 +37,7 @@ int bench_parse_options(int argc, char** argv, unsigned accepted, BENCH_OPTIONS*
     {
         const char* value = i + 1 < argc ? argv[i + 1] : NULL;
         long number = 0;
-        if (strcmp(argv[i], "--gather") == 0)
+        if (strcmp(argv[i], "--gather") == 0 && !(accepted & BENCH_OPTION_NO_GATHER))
         {
             options->gather = 1;
             continue;

@@ -1,5 +1,6 @@
 /* What the benchmark echo servers share, so that they differ only in the I/O library:
-   the command line, the listening socket and the ready line the runner waits for.
+   the command line, the listening socket and the ready line the runner waits for. The HTTP
+   servers (bench-http-*, bench_http.h) use the same command line without --gather.
 
    Every server: --port N (0 = any free port), --gather (echo each message as two buffers,
    the first min(16, n) bytes and the rest, in one gathered send), ONE I/O thread, a 64 KiB
@@ -20,6 +21,7 @@ extern "C" {
 /* Options only some servers take (a bit mask for bench_parse_options). */
 #define BENCH_OPTION_BACKEND 1u   /* --backend NAME */
 #define BENCH_OPTION_BUSY_POLL 2u /* --busy-poll MICROSECONDS */
+#define BENCH_OPTION_NO_GATHER 4u /* --gather is refused (the HTTP servers) */
 
 typedef struct BENCH_OPTIONS
 {
