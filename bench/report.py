@@ -2,13 +2,16 @@
 """Assembles docs/benchmarks.md from the benchmark results and checks asock's targets.
 
 Reads RESULTS/servers.json and servers.md (bench/run_servers.py), RESULTS/inproc.json and
-inproc.md when present (bench/inproc/run_inproc.py), RESULTS/timers.md when present
-(bench/timers/run_timers.py: the "Timers" section, appended as it is), and RESULTS/benchmarks.png.
-Writes the markdown file (machine, method, targets with PASS/MISS, the tables, the plot), copies
-the plot next to it, and prints the targets and tables to stdout.
+inproc.md when present (bench/inproc/run_inproc.py), RESULTS/http.json and http.md when present
+(bench/run_http.py: the "HTTP plaintext" section, with its targets), RESULTS/timers.md when
+present (bench/timers/run_timers.py: the "Timers" section, appended as it is), and
+RESULTS/benchmarks.png. Writes the markdown file (machine, method, targets with PASS/MISS, the
+tables, the plot), copies the plot next to it, and prints the targets and tables to stdout.
 
 --timers-only: replaces only the "## Timers" section of the existing markdown file with
 RESULTS/timers.md (appends it if the file has none), leaving the rest as it was.
+--http-only: replaces only the "## HTTP plaintext" section with one built from RESULTS/http.json
+and http.md (inserted before the Timers section, or appended, if the file has none).
 
 Standard library only.
 """
@@ -230,24 +233,129 @@ def build_document(servers, inproc_md, f, results_dir, build_dir, command):
     lines += ["", read_text(os.path.join(results_dir, "servers.md")) or "(no servers.md)"]
     lines += ["", "## In-process measurements", "",
               inproc_md or "Not measured: `bench/inproc/run_inproc.py` left no `inproc.md` in the results."]
+    http = read_json(os.path.join(results_dir, "http.json"))
+    if http is not None:
+        lines += [""] + http_section(http, read_text(os.path.join(results_dir, "http.md")), command)
     timers_md = read_text(os.path.join(results_dir, "timers.md"))
     if timers_md:
         lines += ["", timers_md]
     return "\n".join(lines) + "\n"
 
 
+# The HTTP plaintext benchmark (issue 13): bench/run_http.py's results and the issue's targets.
+HTTP_HEADING = "## HTTP plaintext"
+HTTP_ASOCK = "asock-io_uring"
+HTTP_CEILINGS = ("ceiling-epoll", "ceiling-io_uring")
+HTTP_RPS = "requests_per_sec"
+HTTP_CPU = "server_cpu_us_per_req"
+
+
+class HttpFigures:
+    """Looks up http.json: medians per shape and server, and the ratios of single rounds."""
+
+    def __init__(self, http):
+        self.results = http.get("results", {})
+
+    def median(self, shape, server, metric):
+        value = self.results.get(shape, {}).get(server, {}).get(metric)
+        return value if value else None
+
+    def better_ceiling(self, shape, metric, higher_better):
+        """The ceiling with the better median at that shape (None if neither was measured)."""
+        measured = [(self.median(shape, c, metric), c) for c in HTTP_CEILINGS if self.median(shape, c, metric)]
+        return (max if higher_better else min)(measured)[1] if measured else None
+
+    def round_range(self, shape, mine, theirs, metric):
+        """min–max of mine / theirs over the rounds both completed (round i of every server ran
+        back to back), or "–" with fewer than two rounds."""
+        def by_round(server):
+            return {run["rep"]: run.get(metric) for run in self.results.get(shape, {}).get(server, {}).get("runs", [])}
+        a, b = by_round(mine), by_round(theirs)
+        ratios = [a[r] / b[r] for r in a if r in b and a[r] and b[r]]
+        return f"{min(ratios):.2f}–{max(ratios):.2f}" if len(ratios) >= 2 else "–"
+
+
+def http_target(f, shape, label, metric, theirs, limit, higher_better):
+    """One row of the HTTP targets table: asock-io_uring / theirs at shape against the limit."""
+    what = "requests/s" if metric == HTTP_RPS else "CPU/request"
+    target = f"{label}: {what} {'≥' if higher_better else '≤'} {limit:g} × {theirs or 'the better ceiling'}"
+    mine, other = f.median(shape, HTTP_ASOCK, metric), f.median(shape, theirs, metric) if theirs else None
+    if mine is None or other is None:
+        return [target, "–", "–", f"{limit:g}", "–", "not measured"]
+    ratio = mine / other
+    met = ratio >= limit if higher_better else ratio <= limit
+    unit = "" if metric == HTTP_RPS else " µs"
+    return [target, f"{HTTP_ASOCK} {fmt(mine)}{unit} vs {theirs} {fmt(other)}{unit}", f"{ratio:.2f}", f"{limit:g}",
+            f.round_range(shape, HTTP_ASOCK, theirs, metric), "met" if met else "not met"]
+
+
+def http_targets_table(http):
+    """Issue 13's HTTP targets, asock-io_uring (one thread) against its peers in the same run."""
+    f = HttpFigures(http)
+    deep, shallow = "256c-d16", "256c-d1"
+    deep_label, shallow_label = "256 conns, depth 16", "256 conns, depth 1"
+    rows = [
+        http_target(f, deep, deep_label, HTTP_RPS, "nginx", 5, True),
+        http_target(f, deep, deep_label, HTTP_RPS, f.better_ceiling(deep, HTTP_RPS, True), 0.9, True),
+        http_target(f, deep, deep_label, HTTP_CPU, f.better_ceiling(deep, HTTP_CPU, False), 1.15, False),
+        http_target(f, deep, deep_label, HTTP_CPU, "asio-epoll", 0.8, False),
+        http_target(f, deep, deep_label, HTTP_CPU, "libuv", 0.8, False),
+        http_target(f, shallow, shallow_label, HTTP_CPU, "nginx", 0.75, False),
+        http_target(f, shallow, shallow_label, HTTP_CPU, f.better_ceiling(shallow, HTTP_CPU, False), 1.05, False),
+    ]
+    lines = ["| target (asock-io_uring, 1 thread) | measured (medians) | ratio | limit | per-round ratios | verdict |",
+             "|---|---|---:|---:|---:|---|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def http_section(http, http_md, command):
+    """The "## HTTP plaintext" section: how it was run, the targets, run_http.py's tables."""
+    meta = http["meta"]
+    shapes = "; ".join(s["label"] for s in http.get("shapes", []))
+    lines = [f"{HTTP_HEADING} (issue 13)", "",
+             f"Run {meta['date']} by `{command}` ({meta['reps']} interleaved round(s) of {meta['seconds']} s per "
+             f"server and shape, {meta['wall_seconds']:.0f} s in all; {meta.get('wrk') or 'wrk'}; "
+             f"{meta.get('nginx') or 'nginx not found'}). Shapes: {shapes}.", "",
+             "- **Servers**: one I/O thread each (asock-io_uring-2t: two), the TechEmpower *plaintext* job: keep-alive, "
+             "pipelining (every complete request in the input answered, the batch sent in one write), a 16 KiB "
+             "request buffer, `400` and close on a malformed or oversized request. asock runs its example server "
+             "(`examples/http_server.c`); Asio, libuv and the two ceilings (bare epoll, bare liburing) are in "
+             "`bench/servers/http_*`; all of them parse and answer with `examples/http_plaintext.h`, so they differ "
+             "only in how they move bytes. nginx (`nginx-light`) runs `bench/http/nginx.conf`: one process that is "
+             "its own worker, access log off.",
+             "- **Load**: `wrk -t1` with `bench/http/pipeline.lua` (DEPTH pipelined `GET /plaintext` per write); "
+             "a run with any socket error or non-2xx/3xx response fails. Latency is per batch (write to last "
+             "response) from wrk's recorded samples, without wrk's coordinated-omission correction.",
+             "- **Server CPU per request**: CPU time of all the server's threads (`/proc/PID/task/*/schedstat`) "
+             "while wrk ran / requests completed. Each verdict is on the ratio of the medians; *per-round ratios* "
+             "gives the lowest and highest ratio of single rounds.", "",
+             "### HTTP targets", ""] + http_targets_table(http)
+    lines += ["", http_md or "(no http.md)"]
+    return lines
+
+
 TIMERS_HEADING = "## Timers"
+
+
+def replace_section(document, heading, section, before=None):
+    """document with its section that starts with heading (up to the next "## " heading)
+    replaced by section; without one, section goes before the section starting with `before`
+    if there is one, else at the end."""
+    lines = document.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        at = next((i for i, line in enumerate(lines) if before and line.startswith(before)), None)
+        if at is None:
+            return "\n".join(lines) + "\n\n" + section.strip() + "\n"
+        return "\n".join(lines[:at] + section.strip().split("\n") + [""] + lines[at:]) + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    kept_after = lines[end:]
+    return "\n".join(lines[:start] + section.strip().split("\n") + ([""] + kept_after if kept_after else [])) + "\n"
 
 
 def replace_timers_section(document, section):
     """document with its "## Timers" section (up to the next "## " heading) replaced by section."""
-    lines = document.rstrip("\n").split("\n")
-    start = next((i for i, line in enumerate(lines) if line.startswith(TIMERS_HEADING)), None)
-    if start is None:
-        return "\n".join(lines) + "\n\n" + section.strip() + "\n"
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    kept_after = lines[end:]
-    return "\n".join(lines[:start] + section.strip().split("\n") + ([""] + kept_after if kept_after else [])) + "\n"
+    return replace_section(document, TIMERS_HEADING, section)
 
 
 def write_timers_only(results_dir, output):
@@ -263,6 +371,20 @@ def write_timers_only(results_dir, output):
     print(f"report.py: rewrote the Timers section of {output}", file=sys.stderr)
 
 
+def write_http_only(results_dir, output, command):
+    http = read_json(os.path.join(results_dir, "http.json"))
+    if http is None:
+        sys.exit(f"report.py: no http.json in {results_dir} (run bench/run_http.py first)")
+    section = "\n".join(http_section(http, read_text(os.path.join(results_dir, "http.md")), command))
+    document = read_text(output)
+    if document is None:
+        sys.exit(f"report.py: no {output} to put the HTTP section in (run scripts/bench.sh once)")
+    with open(output, "w") as out:
+        out.write(replace_section(document, HTTP_HEADING, section, before=TIMERS_HEADING))
+    print(section)
+    print(f"report.py: rewrote the HTTP plaintext section of {output}", file=sys.stderr)
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="build/bench/results", help="the directory run_servers.py wrote")
@@ -271,6 +393,8 @@ def parse_args():
     parser.add_argument("--command", default="scripts/bench.sh", help="the command to record as the one run")
     parser.add_argument("--timers-only", action="store_true",
                         help="replace only the Timers section of --output with RESULTS/timers.md")
+    parser.add_argument("--http-only", action="store_true",
+                        help="replace only the HTTP plaintext section of --output with one from RESULTS/http.json")
     return parser.parse_args()
 
 
@@ -278,6 +402,9 @@ def main():
     args = parse_args()
     if args.timers_only:
         write_timers_only(args.results, args.output)
+        return
+    if args.http_only:
+        write_http_only(args.results, args.output, args.command)
         return
     servers = read_json(os.path.join(args.results, "servers.json"))
     if servers is None:

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The benchmark command (issue 4): builds the bench preset (asock, the peers' echo servers,
-# the load generator), runs the echo-server benchmark (bench/run_servers.py) and, when it
-# exists, the in-process one (bench/inproc/run_inproc.py), then writes docs/benchmarks.md
-# and docs/benchmarks.png (bench/report.py). Raw results: build/bench/results.
-# Environment: ASOCK_BENCH_SECONDS (measured seconds per run, default 1), ASOCK_BENCH_REPS
-# (repetitions, default 3), ASOCK_BENCH_TARGET_REPS (repetitions of the shapes the targets
-# are judged on, default 5), ASOCK_BENCH_QUICK=1 (a smoke run of about a minute: fewer
-# shapes, one repetition, 0.5 s per run unless ASOCK_BENCH_SECONDS says otherwise).
+# The benchmark command (issue 4): builds the bench preset (asock, the peers' echo and HTTP
+# servers, the load generator), runs the echo-server benchmark (bench/run_servers.py), the HTTP
+# plaintext one (issue 13, bench/run_http.py: wrk against asock, Asio, libuv, two ceilings and
+# nginx) and, when it exists, the in-process one (bench/inproc/run_inproc.py), then writes
+# docs/benchmarks.md and docs/benchmarks.png (bench/report.py). Raw results: build/bench/results.
+# Environment: ASOCK_BENCH_SECONDS (measured seconds per run, default 1 for echo, 2 for HTTP,
+# where it is rounded up to whole seconds for wrk), ASOCK_BENCH_REPS (repetitions, default 3),
+# ASOCK_BENCH_TARGET_REPS (repetitions of the echo shapes the targets are judged on, default 5),
+# ASOCK_BENCH_QUICK=1 (a smoke run of about a minute: fewer shapes, one repetition, 0.5 s per
+# echo run and 1 s per HTTP run unless ASOCK_BENCH_SECONDS says otherwise).
 # The timer benchmark (issue 12, bench/timers/run_timers.py) runs last, after the in-process one.
 #   scripts/bench.sh timers   builds and runs only the timer benchmark, then rewrites only the
 #                             "Timers" section of docs/benchmarks.md (a few minutes).
+#   scripts/bench.sh http     builds and runs only the HTTP benchmark, then rewrites only the
+#                             "HTTP plaintext" section of docs/benchmarks.md (about 4 minutes).
 # ASOCK_BENCH_BUILD_DIR: the build directory (default build/bench); results go to its results/.
 # Exits non-zero if any run failed (the report is still written, with the errors).
 set -euo pipefail
@@ -19,9 +23,9 @@ cd "$root"
 
 stage="${1:-all}"
 case "$stage" in
-  all | timers) ;;
+  all | timers | http) ;;
   *)
-    echo "usage: scripts/bench.sh [timers]" >&2
+    echo "usage: scripts/bench.sh [timers|http]" >&2
     exit 2
     ;;
 esac
@@ -31,16 +35,19 @@ bash scripts/setup.sh --bench
 build_dir="${ASOCK_BENCH_BUILD_DIR:-build/bench}"
 results="$build_dir/results"
 runner_args=(--build-dir "$build_dir" --out-dir "$results")
+http_args=(--build-dir "$build_dir" --out-dir "$results")
 knobs=()  # the environment of this run, recorded in the report's command line
 if [[ -n ${ASOCK_BENCH_BUILD_DIR:-} ]]; then
   knobs+=("ASOCK_BENCH_BUILD_DIR=$ASOCK_BENCH_BUILD_DIR")
 fi
 if [[ -n ${ASOCK_BENCH_SECONDS:-} ]]; then
   runner_args+=(--seconds "$ASOCK_BENCH_SECONDS")
+  http_args+=(--seconds "$ASOCK_BENCH_SECONDS")
   knobs+=("ASOCK_BENCH_SECONDS=$ASOCK_BENCH_SECONDS")
 fi
 if [[ -n ${ASOCK_BENCH_REPS:-} ]]; then
   runner_args+=(--reps "$ASOCK_BENCH_REPS")
+  http_args+=(--reps "$ASOCK_BENCH_REPS")
   knobs+=("ASOCK_BENCH_REPS=$ASOCK_BENCH_REPS")
 fi
 if [[ -n ${ASOCK_BENCH_TARGET_REPS:-} ]]; then
@@ -50,6 +57,7 @@ fi
 timer_args=(--build-dir "$build_dir" --out-dir "$results")
 if [[ ${ASOCK_BENCH_QUICK:-0} == 1 ]]; then
   runner_args+=(--quick)
+  http_args+=(--quick)
   timer_args+=(--quick)
   knobs+=("ASOCK_BENCH_QUICK=1")
 fi
@@ -76,6 +84,23 @@ if [[ $stage == timers ]]; then
   exit 0
 fi
 
+if [[ $stage == http ]]; then
+  cmake --build "$build_dir" --target bench_http
+  mkdir -p "$results"
+  rm -rf "$results/http.json" "$results/http.md" "$results/logs-http"
+  status=0
+  echo "== HTTP plaintext (bench/run_http.py)"
+  python3 bench/run_http.py "${http_args[@]}" || status=$?
+  echo "== report (bench/report.py --http-only)"
+  python3 bench/report.py --results "$results" --output docs/benchmarks.md --http-only --command "$command_line"
+  echo "bench.sh: done in ${SECONDS} s; rewrote the HTTP plaintext section of docs/benchmarks.md ($results: raw results)"
+  if [[ $status -ne 0 ]]; then
+    echo "bench.sh: FAILED: some HTTP runs failed (see the errors above and in docs/benchmarks.md)" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
 cmake --build "$build_dir"
 
 rm -rf "$results"
@@ -83,6 +108,8 @@ mkdir -p "$results"
 status=0
 echo "== echo servers (bench/run_servers.py)"
 python3 bench/run_servers.py "${runner_args[@]}" || status=$?
+echo "== HTTP plaintext (bench/run_http.py)"
+python3 bench/run_http.py "${http_args[@]}" || status=$?
 if [[ -f bench/inproc/run_inproc.py ]]; then
   echo "== in-process (bench/inproc/run_inproc.py)"
   python3 bench/inproc/run_inproc.py --build-dir "$build_dir" --out-dir "$results" || status=$?
