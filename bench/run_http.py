@@ -79,6 +79,7 @@ SERVERS = (
     Server("asock-io_uring", "bench-http-asock", ("--backend", "io_uring")),
     Server("asock-epoll", "bench-http-asock", ("--backend", "epoll")),
     Server("asock-io_uring-2t", "bench-http-asock", ("--backend", "io_uring", "--threads", "2"), threads=2),
+    Server("asock-io_uring-2t-per-loop", "bench-http-asock", ("--backend", "io_uring", "--threads", "2", "--per-loop"), threads=2),
     Server("asio-epoll", "bench-http-asio-epoll"),
     Server("libuv", "bench-http-libuv"),
     Server("ceiling-epoll", "bench-http-ceiling-epoll"),

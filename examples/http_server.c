@@ -16,7 +16,11 @@
    silent or does not read what it is sent, so that no peer holds a connection forever. The
    sweep also re-arms accepts that failed (EMFILE: no descriptor left).
 
-   Usage: asock-http-server --port N [--threads T] [--backend io_uring|epoll] [--idle-timeout-ms N]
+   --per-loop listens with one socket per loop thread (async_socket_listener_create_per_loop,
+   SO_REUSEPORT: the system spreads connections and each stays on the loop that accepted it)
+   instead of one listening socket whose connections go to the loops in turn.
+
+   Usage: asock-http-server --port N [--threads T] [--per-loop] [--backend io_uring|epoll] [--idle-timeout-ms N]
    --port 0 picks a free port; the first line printed is "listening on 127.0.0.1:PORT ...".
    Stops on SIGINT/SIGTERM. Exit status: 0 after a clean stop, 1 on error, 3 when the requested
    backend cannot run on this machine. */
@@ -39,7 +43,7 @@
 
 #define REQUEST_BUFFER_SIZE (16 * 1024)
 #define OUTPUT_BUFFER_SIZE (16 * 1024)
-#define ACCEPTS_PENDING 8
+#define ACCEPTS_PER_LOOP 4
 #define LINGER_MS 2000
 
 typedef struct CONNECTION
@@ -74,6 +78,7 @@ static ASYNC_SOCKET_LISTENER_HANDLE listener;
 static _Atomic int accepts_pending;
 static _Atomic long clock_ms; /* a coarse clock (ms since start), ticked by the sweep */
 static long idle_timeout_ms = 60000;
+static int accepts_wanted = ACCEPTS_PER_LOOP;
 
 static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32_t bytes_received);
 static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result);
@@ -95,13 +100,17 @@ static void unlink_connection(CONNECTION* connection)
         connection->next->prev = connection->prev;
 }
 
-/* Ends a connection from one of its callbacks (destroying from inside a callback is allowed;
-   a receive or send still pending completes ABANDONED and finds `gone`). */
-static void connection_end(CONNECTION* connection)
+/* Ends a connection, from one of its callbacks: the callback settles it when it returns (the
+   code after this call may still look at the connection). */
+static void connection_end(CONNECTION* connection) { connection->gone = 1; }
+
+/* The last thing a callback does: a connection that ended is destroyed and freed, unless main
+   took it (the sweep or the stop), which then does it. Destroying from inside a callback is
+   allowed; a receive or send still pending completes ABANDONED inside it and finds `gone`. */
+static void settle(CONNECTION* connection)
 {
-    if (connection->gone)
+    if (!connection->gone)
         return;
-    connection->gone = 1;
     pthread_mutex_lock(&connections_lock);
     const int owned_by_main = connection->owned_by_main || stopping;
     if (!owned_by_main)
@@ -236,16 +245,18 @@ static void on_receive(void* context, ASYNC_SOCKET_RECEIVE_RESULT result, uint32
            go out first (a peer that half-closed still reads); a reset peer fails that send. */
         connection->input_ended = 1;
         serve(connection);
-        return;
     }
-    if (connection->draining)
+    else if (connection->draining)
     {
         start_receive(connection); /* discarded (in_used stays 0) */
-        return;
     }
-    atomic_store_explicit(&connection->last_progress, atomic_load_explicit(&clock_ms, memory_order_relaxed), memory_order_relaxed);
-    connection->in_used += bytes_received;
-    serve(connection);
+    else
+    {
+        atomic_store_explicit(&connection->last_progress, atomic_load_explicit(&clock_ms, memory_order_relaxed), memory_order_relaxed);
+        connection->in_used += bytes_received;
+        serve(connection);
+    }
+    settle(connection);
 }
 
 static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result)
@@ -257,10 +268,13 @@ static void on_send(void* context, ASYNC_SOCKET_SEND_RESULT result)
     if (result != ASYNC_SOCKET_SEND_OK)
     {
         connection_end(connection);
-        return;
     }
-    atomic_store_explicit(&connection->last_progress, atomic_load_explicit(&clock_ms, memory_order_relaxed), memory_order_relaxed);
-    serve(connection);
+    else
+    {
+        atomic_store_explicit(&connection->last_progress, atomic_load_explicit(&clock_ms, memory_order_relaxed), memory_order_relaxed);
+        serve(connection);
+    }
+    settle(connection);
 }
 
 static void start_accept(void);
@@ -295,6 +309,7 @@ static void on_accept(void* context, ASYNC_SOCKET_ACCEPT_RESULT result, ASYNC_SO
     connections = connection;
     pthread_mutex_unlock(&connections_lock);
     start_receive(connection);
+    settle(connection);
 }
 
 static void start_accept(void)
@@ -339,7 +354,7 @@ static void on_signal(int signal_number)
 
 static int usage(const char* program)
 {
-    fprintf(stderr, "usage: %s --port N [--threads T] [--backend io_uring|epoll] [--idle-timeout-ms N]\n", program);
+    fprintf(stderr, "usage: %s --port N [--threads T] [--per-loop] [--backend io_uring|epoll] [--idle-timeout-ms N]\n", program);
     return 1;
 }
 
@@ -348,8 +363,14 @@ int main(int argc, char** argv)
     long port = -1;
     long threads = 1;
     ASOCK_LINUX_BACKEND backend = ASOCK_LINUX_BACKEND_DEFAULT;
+    int per_loop = 0;
     for (int i = 1; i < argc; ++i)
     {
+        if (strcmp(argv[i], "--per-loop") == 0)
+        {
+            per_loop = 1;
+            continue;
+        }
         const char* value = i + 1 < argc ? argv[i + 1] : NULL;
         char* end = NULL;
         const long number = value != NULL ? strtol(value, &end, 10) : -1;
@@ -386,7 +407,10 @@ int main(int argc, char** argv)
         return 1;
     }
     int error = 0;
-    if (async_socket_listener_create(engine, "127.0.0.1", (uint16_t)port, 0, &listener, &error) != ASYNC_SOCKET_LISTENER_CREATE_OK)
+    const ASYNC_SOCKET_LISTENER_CREATE_RESULT created = per_loop ? async_socket_listener_create_per_loop(engine, "127.0.0.1", (uint16_t)port, 0, &listener, &error)
+                                                                 : async_socket_listener_create(engine, "127.0.0.1", (uint16_t)port, 0, &listener, &error);
+    accepts_wanted = ACCEPTS_PER_LOOP * (int)threads;
+    if (created != ASYNC_SOCKET_LISTENER_CREATE_OK)
     {
         fprintf(stderr, "asock-http-server: cannot listen on 127.0.0.1:%ld: %s\n", port, strerror(error));
         execution_engine_dec_ref(engine);
@@ -402,8 +426,9 @@ int main(int argc, char** argv)
     signal(SIGPIPE, SIG_IGN); /* asock never raises it; this is for anything else in the process */
 
     const long started_ms = monotonic_ms();
-    printf("listening on 127.0.0.1:%u (asock-http-server, backend %s, %ld thread%s)\n", (unsigned)async_socket_listener_get_port(listener),
-           ASOCK_LINUX_BACKEND_to_string(execution_engine_linux_get_backend(engine)), threads, threads == 1 ? "" : "s");
+    printf("listening on 127.0.0.1:%u (asock-http-server, backend %s, %ld thread%s%s)\n", (unsigned)async_socket_listener_get_port(listener),
+           ASOCK_LINUX_BACKEND_to_string(execution_engine_linux_get_backend(engine)), threads, threads == 1 ? "" : "s",
+           per_loop ? ", a listening socket per loop" : "");
     fflush(stdout);
 
     /* The sweep's period: a quarter of the timeout, at most a second. */
@@ -412,7 +437,7 @@ int main(int argc, char** argv)
         period_ms = 10;
     while (!stop_requested)
     {
-        while (atomic_load(&accepts_pending) < ACCEPTS_PENDING && !stop_requested)
+        while (atomic_load(&accepts_pending) < accepts_wanted && !stop_requested)
         {
             const int before = atomic_load(&accepts_pending);
             start_accept();

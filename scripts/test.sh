@@ -266,22 +266,26 @@ echo_smoke() {
 }
 
 # http_smoke BUILD LABEL: asock-http-server of that build against curl, wrk and Python's socket
-# (tests/http/http_smoke.py), on each Linux backend; one summary line per backend.
+# (tests/http/http_smoke.py), on each Linux backend with one loop, and on two loops listening
+# with a socket per loop (--per-loop); one summary line per run.
 http_smoke() {
-  local build=$1 label=$2 backend status log
+  local build=$1 label=$2 run backend status log
   echo "== http: asock-http-server ($label build) against curl, wrk and Python"
-  for backend in io_uring epoll; do
-    log=build/test-http-$label-$backend.log
+  for run in io_uring epoll io_uring-per-loop; do
+    backend=${run%%-*}
+    log=build/test-http-$label-$run.log
     status=0
-    python3 tests/http/http_smoke.py --binary "build/$build/examples/asock-http-server" --backend "$backend" >"$log" 2>&1 || status=$?
+    local extra=()
+    [[ $run != *-per-loop ]] || extra=(--threads 2 --per-loop)
+    python3 tests/http/http_smoke.py --binary "build/$build/examples/asock-http-server" --backend "$backend" "${extra[@]}" >"$log" 2>&1 || status=$?
     cat "$log"
     if [[ $status -eq 77 && ( $backend != io_uring || $ASOCK_REQUIRE_IO_URING != 1 ) ]]; then
-      summary+=("http smoke ($label) $backend: skipped, the backend cannot run here")
+      summary+=("http smoke ($label) $run: skipped, the backend cannot run here")
     elif [[ $status -ne 0 ]]; then
-      summary+=("http smoke ($label) $backend: FAILED ($log)")
+      summary+=("http smoke ($label) $run: FAILED ($log)")
       failed=1
     else
-      summary+=("http smoke ($label) $backend: ok, $(grep -c '^  ok' "$log") checks, $(sed -n 's/.*wrk, pipelined: \([0-9]*\) responses.*/\1/p' "$log") wrk responses checked")
+      summary+=("http smoke ($label) $run: ok, $(grep -c '^  ok' "$log") checks, $(sed -n 's/.*wrk, pipelined: \([0-9]*\) responses.*/\1/p' "$log") wrk responses checked")
     fi
   done
 }

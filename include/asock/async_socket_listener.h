@@ -93,6 +93,20 @@ typedef void (*ON_ASYNC_SOCKET_CONNECT_COMPLETE)(void* context, ASYNC_SOCKET_CON
    error (may be NULL) receives the errno value behind the result, 0 on OK. */
 ASYNC_SOCKET_LISTENER_CREATE_RESULT async_socket_listener_create(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, ASYNC_SOCKET_LISTENER_HANDLE* listener, int* error);
 
+/* The same, spread over the engine's loop threads (Linux): one listening socket per loop, all
+   bound to address:port with SO_REUSEPORT, so that the system spreads incoming connections over
+   the loops (by a hash of the connection's addresses and ports) and each connection is served
+   by the loop that accepted it, with no hand-over between threads. With one loop it is one
+   socket. On Windows (one threadpool, no loops) it is async_socket_listener_create.
+   The handle works as any listener's: get_port, close, destroy, cancel_accepts act on every
+   socket. Each accept waits on one of the sockets: an accept started from an accept callback
+   waits on the socket of that callback (so a server that starts the next accept from each
+   callback keeps the accepts where they were), any other accept on the sockets in turn. A
+   connection therefore waits until an accept is pending on the socket the system gave it to:
+   keep at least one accept pending per loop (as many as the engine's threads, or more). Any process of the same user can join the port with SO_REUSEPORT too (and receive
+   some of its connections): use it on ports that are yours. */
+ASYNC_SOCKET_LISTENER_CREATE_RESULT async_socket_listener_create_per_loop(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, ASYNC_SOCKET_LISTENER_HANDLE* listener, int* error);
+
 /* The port the listener is bound to (the one the system picked for port 0); 0 for NULL. */
 uint16_t async_socket_listener_get_port(ASYNC_SOCKET_LISTENER_HANDLE listener);
 

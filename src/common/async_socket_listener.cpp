@@ -32,6 +32,23 @@ extern "C" ASYNC_SOCKET_LISTENER_CREATE_RESULT async_socket_listener_create(EXEC
     return result;
 }
 
+extern "C" ASYNC_SOCKET_LISTENER_CREATE_RESULT async_socket_listener_create_per_loop(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, ASYNC_SOCKET_LISTENER_HANDLE* listener, int* error)
+{
+    int ignored = 0;
+    int& error_out = error == nullptr ? ignored : *error;
+    if (listener != nullptr)
+        *listener = nullptr;
+    if (execution_engine == nullptr || address == nullptr || listener == nullptr || backlog < 0)
+    {
+        error_out = EINVAL;
+        return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
+    }
+    Listener* created = nullptr;
+    const ASYNC_SOCKET_LISTENER_CREATE_RESULT result = listener_create_per_loop(execution_engine, address, port, backlog, created, error_out);
+    *listener = reinterpret_cast<ASYNC_SOCKET_LISTENER_HANDLE>(created);
+    return result;
+}
+
 extern "C" uint16_t async_socket_listener_get_port(ASYNC_SOCKET_LISTENER_HANDLE listener)
 {
     return listener == nullptr ? 0 : listener_port(*from_handle(listener));

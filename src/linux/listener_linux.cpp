@@ -38,6 +38,41 @@ struct LinuxListenCalls
     static int error() noexcept { return errno; }
 };
 
+// The same, for the members of a per-loop listener: SO_REUSEPORT as well, before the bind.
+struct LinuxReusePortCalls : LinuxListenCalls
+{
+    static int reuse_address(int fd) noexcept
+    {
+        const int one = 1;
+        if (LinuxListenCalls::reuse_address(fd) != 0)
+            return -1;
+        return sys::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
+};
+
+// The member a new accept goes to: on a member's loop thread (an accept callback starting the
+// next accept), that member, so that each member keeps the accepts it had; elsewhere the members
+// in turn.
+Listener& member_for_accept(Listener& head) noexcept
+{
+    if (head.members == nullptr || head.loop->on_loop_thread())
+        return head;
+    for (uint32_t i = 0; i < head.member_count; ++i)
+        if (head.members[i]->loop->on_loop_thread())
+            return *head.members[i];
+    const uint32_t turn = head.next_member.fetch_add(1, std::memory_order_relaxed) % (head.member_count + 1);
+    return turn == 0 ? head : *head.members[turn - 1];
+}
+
+// Every member of a per-loop listener (the head last), or the one listener.
+template <typename Action>
+void for_each_member(Listener& head, Action action) noexcept
+{
+    for (uint32_t i = 0; i < head.member_count; ++i)
+        action(*head.members[i]);
+    action(head);
+}
+
 }  // namespace
 
 bool complete_accept(Loop& loop, Op& op, long result) noexcept
@@ -62,7 +97,9 @@ bool complete_accept(Loop& loop, Op& op, long result) noexcept
     Socket* socket = nullptr;
     if (result >= 0)
     {
-        socket = adopt_connected_socket(loop.engine().pick_loop(), static_cast<int>(result), !static_cast<Listener&>(listener).unix_domain, error);
+        const Listener& accepting = static_cast<Listener&>(listener);
+        Loop& serving = accepting.keep_on_loop ? loop : loop.engine().pick_loop();
+        socket = adopt_connected_socket(serving, static_cast<int>(result), !accepting.unix_domain, error);
         if (socket == nullptr)
             sys::close(static_cast<int>(result));
     }
@@ -119,10 +156,76 @@ ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE exec
     return create_result_for(error);
 }
 
+// One listening socket per loop of the engine, bound to one port with SO_REUSEPORT: the first
+// binds (port 0 picks one), the others join it.
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create_per_loop(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept
+{
+    sockaddr_storage bind_address;
+    socklen_t length;
+    if (!parse_address(address, port, bind_address, length, ::inet_pton))
+    {
+        error = EINVAL;
+        return ASYNC_SOCKET_LISTENER_CREATE_INVALID_ARGUMENT;
+    }
+    Engine& engine = *Engine::from_handle(execution_engine);
+    const size_t count = engine.loop_count();
+    Listener** members = count > 1 ? new (std::nothrow) Listener*[count - 1]() : nullptr;
+    if (count > 1 && (members == nullptr || inject_fault(FaultPoint::listener_alloc)))
+    {
+        delete[] members;
+        error = ENOMEM;
+        return create_result_for(error);
+    }
+    Listener* head = nullptr;
+    error = 0;
+    for (size_t i = 0; i < count && error == 0; ++i)
+    {
+        Loop& loop = engine.loop_at(i);
+        const int fd = sys::socket(bind_address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | loop.backend().socket_flags(), 0);
+        if (fd < 0)
+        {
+            error = errno;
+            break;
+        }
+        if (head != nullptr)
+            set_port(bind_address, head->port);
+        uint16_t bound_port = 0;
+        error = bind_and_listen<LinuxReusePortCalls>(fd, bind_address, length, backlog, bound_port);
+        Listener* member = nullptr;
+        if (error != 0)
+            sys::close(fd);
+        else
+            error = make_listener(engine, loop, fd, bound_port, member);
+        if (error != 0)
+            break;
+        member->keep_on_loop = true;
+        if (head == nullptr)
+            head = member;
+        else
+            members[head->member_count++] = member;
+    }
+    if (error != 0)
+    {
+        if (head != nullptr)
+        {
+            for (uint32_t i = 0; i < head->member_count; ++i)
+                handle_destroy(*members[i]);
+            head->member_count = 0;
+            handle_destroy(*head);
+        }
+        delete[] members;
+        return create_result_for(error);
+    }
+    head->members = members;
+    listener = head;
+    return ASYNC_SOCKET_LISTENER_CREATE_OK;
+}
+
 uint16_t listener_port(const Listener& listener) noexcept { return listener.port; }
 
-int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept
+int listener_accept(Listener& head, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept
 {
+    Listener& listener = member_for_accept(head);
     Op* op = op_alloc(0);
     if (op == nullptr)
         return ENOMEM;
@@ -139,11 +242,29 @@ int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accep
     return 0;
 }
 
-void listener_close(Listener& listener) noexcept { handle_close(listener); }
+void listener_close(Listener& listener) noexcept
+{
+    for_each_member(listener, [](Listener& member) { handle_close(member); });
+}
 
-void listener_destroy(Listener& listener) noexcept { handle_destroy(listener); }
+// The members first: the head (and with it the array of members) may be freed by its destroy.
+void listener_destroy(Listener& listener) noexcept
+{
+    for (uint32_t i = 0; i < listener.member_count; ++i)
+        handle_destroy(*listener.members[i]);
+    handle_destroy(listener);
+}
 
-
-int listener_cancel_accepts(Listener& listener) noexcept { return cancel_reads_of(listener); }
+// Every member's accepts; the first error, if any (the others are still cancelled).
+int listener_cancel_accepts(Listener& listener) noexcept
+{
+    int first_error = 0;
+    for_each_member(listener, [&first_error](Listener& member) {
+        const int error = cancel_reads_of(member);
+        if (first_error == 0)
+            first_error = error;
+    });
+    return first_error;
+}
 
 }  // namespace asock::detail

@@ -44,6 +44,7 @@ bool path_copy(const char* path, char*& copy) noexcept
 }  // namespace
 Listener::~Listener()
 {
+    delete[] members;  // destroyed already (listener_destroy): only the array is left
     if (path_to_remove == nullptr)
         return;
     (void)::unlink(path_to_remove);  // the file it made; gone already is fine

@@ -434,6 +434,12 @@ ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE exec
     return ASYNC_SOCKET_LISTENER_CREATE_OK;
 }
 
+// One threadpool, no loops: a per-loop listener is one listener.
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create_per_loop(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept
+{
+    return listener_create(execution_engine, address, port, backlog, listener, error);
+}
+
 uint16_t listener_port(const Listener& listener) noexcept { return listener.port; }
 
 int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept

@@ -10,7 +10,7 @@ examples stage on each Linux backend, against peers nobody here wrote:
   requests in one write, a request dribbled a byte at a time, a body with Content-Length;
 - SIGTERM: the server stops with status 0.
 
-Usage: http_smoke.py --binary PATH [--backend io_uring|epoll] [--seconds S]
+Usage: http_smoke.py --binary PATH [--backend io_uring|epoll] [--seconds S] [--threads T] [--per-loop]
 Prints one line per check; exits 1 if any failed, 77 if the backend cannot run on this machine.
 """
 import argparse
@@ -34,8 +34,8 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def start(binary, backend):
-    args = [binary, "--port", "0", "--idle-timeout-ms", "5000"] + (["--backend", backend] if backend else [])
+def start(binary, backend, extra):
+    args = [binary, "--port", "0", "--idle-timeout-ms", "5000"] + (["--backend", backend] if backend else []) + extra
     server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = server.stdout.readline()
     match = re.search(r"127\.0\.0\.1:(\d+)", line)
@@ -74,8 +74,8 @@ def responses(received):
     return received.count(b"HTTP/1.1 200 OK\r\n"), received.count(b"\r\n\r\n" + BODY)
 
 
-def run(binary, backend, seconds):
-    server, port = start(binary, backend)
+def run(binary, backend, seconds, extra):
+    server, port = start(binary, backend, extra)
     url = f"http://127.0.0.1:{port}/plaintext"
     try:
         curl = subprocess.run(["curl", "-sv", url, url, url], capture_output=True, text=True, timeout=20)
@@ -126,9 +126,12 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--backend", choices=("io_uring", "epoll"))
     parser.add_argument("--seconds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="the server's loop threads")
+    parser.add_argument("--per-loop", action="store_true", help="the server listens with a socket per loop")
     args = parser.parse_args()
-    print(f"asock-http-server {args.backend or '(default backend)'}:")
-    run(args.binary, args.backend, args.seconds)
+    extra = ["--threads", str(args.threads)] + (["--per-loop"] if args.per_loop else [])
+    print(f"asock-http-server {args.backend or '(default backend)'} {' '.join(extra)}:")
+    run(args.binary, args.backend, args.seconds, extra)
     if failures:
         print(f"http_smoke: {len(failures)} check(s) failed")
         return 1

@@ -43,6 +43,15 @@ inline uint16_t port_of(const sockaddr_storage& address) noexcept
     return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
 }
 
+// Sets the port of an IPv4 or IPv6 address (host order).
+inline void set_port(sockaddr_storage& address, uint16_t port) noexcept
+{
+    if (address.ss_family == AF_INET6)
+        reinterpret_cast<sockaddr_in6&>(address).sin6_port = htons(port);
+    else
+        reinterpret_cast<sockaddr_in&>(address).sin_port = htons(port);
+}
+
 // Makes fd listen on address. Os has static members for each step, each returning 0 on
 // success: reuse_address(fd) (the platform's own option for a listening port), v6_only(fd),
 // bind, listen, getsockname, and error() (the errno value of the last failure). Returns 0 and

@@ -59,6 +59,9 @@ inline ASYNC_SOCKET_CONNECT_RESULT connect_result_for(int error) noexcept
 
 // On success listener is the new listener; error is the errno value behind the result.
 ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept;
+// One listening socket per loop of the engine (SO_REUSEPORT; async_socket_listener_create_per_loop);
+// a platform without loops makes one listener, as listener_create.
+ASYNC_SOCKET_LISTENER_CREATE_RESULT listener_create_per_loop(EXECUTION_ENGINE_HANDLE execution_engine, const char* address, uint16_t port, int32_t backlog, Listener*& listener, int& error) noexcept;
 uint16_t listener_port(const Listener& listener) noexcept;
 int listener_accept(Listener& listener, ON_ASYNC_SOCKET_ACCEPT_COMPLETE on_accept_complete, void* context) noexcept;
 void listener_close(Listener& listener) noexcept;

@@ -25,6 +25,7 @@ public:
     Loop& pick_loop() noexcept;
     ASOCK_LINUX_BACKEND backend() const noexcept { return backend_; }
     size_t loop_count() const noexcept { return loops_.size(); }
+    Loop& loop_at(size_t index) noexcept { return *loops_[index]; }
     // Opt-in low-latency mode: how long a loop polls before it sleeps (0: it does not).
     uint32_t busy_poll_us() const noexcept { return busy_poll_us_.load(std::memory_order_relaxed); }
     void set_busy_poll_us(uint32_t us) noexcept { busy_poll_us_.store(us, std::memory_order_relaxed); }

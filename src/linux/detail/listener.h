@@ -2,6 +2,7 @@
 // (connect_linux.cpp): their completions, for the loop.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 
 #include "detail/handle.h"
@@ -18,6 +19,13 @@ struct Listener : Handle
     const uint16_t port;
     bool unix_domain = false;        // AF_UNIX: accepted sockets get no TCP options
     char* path_to_remove = nullptr;  // the socket file it made (AF_UNIX, not abstract), owned
+    // async_socket_listener_create_per_loop: one member per loop, all on one port (SO_REUSEPORT).
+    // The head (the handle the application has) owns the others; every member keeps the sockets
+    // it accepts on its own loop.
+    Listener** members = nullptr;  // the head's: the other members, owned
+    uint32_t member_count = 0;
+    std::atomic<uint32_t> next_member{0};  // round robin of the accepts made off the loops
+    bool keep_on_loop = false;
 };
 
 // Not reported to the application: a connection that went away before it was accepted, and the
