@@ -87,7 +87,7 @@ SERVERS = (
     Server("nginx", "nginx"),
 )
 ASOCK = "asock-io_uring"  # the server the ratios are of
-ASOCK_SERVERS = ("asock-io_uring", "asock-epoll", "asock-io_uring-2t")
+ASOCK_SERVERS = ("asock-io_uring", "asock-epoll", "asock-io_uring-2t", "asock-io_uring-2t-per-loop")
 CEILINGS = ("ceiling-epoll", "ceiling-io_uring")
 # A server's exit status at start when the machine cannot run its backend (io_uring disabled).
 SKIP_STATUS = 3
@@ -461,7 +461,7 @@ def write_markdown(data, path):
              "(without wrk 4.1's coordinated-omission correction, which pipelining breaks: see bench/http/pipeline.lua). "
              "Server CPU busy % = that CPU time / wrk's run time (100: one CPU all the time): well below 100, "
              "wrk (one thread) set the pace, and requests/s compares wrk more than the servers. "
-             "asock-io_uring-2t is asock with `--threads 2` (two loops).", ""]
+             "asock-io_uring-2t is asock with `--threads 2` (two loops, one listening socket, connections handed to the loops in turn); asock-io_uring-2t-per-loop adds `--per-loop` (a listening socket per loop, SO_REUSEPORT).", ""]
     lines += shape_tables(data)
     lines += ratio_tables(data)
     if data["errors"]:
