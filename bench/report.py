@@ -4,7 +4,8 @@
 Reads RESULTS/servers.json and servers.md (bench/run_servers.py), RESULTS/inproc.json and
 inproc.md when present (bench/inproc/run_inproc.py), RESULTS/http.json and http.md when present
 (bench/run_http.py: the "HTTP plaintext" section, with its targets), RESULTS/timers.md when
-present (bench/timers/run_timers.py: the "Timers" section, appended as it is), and
+present, RESULTS/stream.json and stream.md when present (bench/run_stream.py: the "One-way stream"
+section), RESULTS/timers.md when present (bench/timers/run_timers.py: the "Timers" section, appended as it is), and
 RESULTS/benchmarks.png. Writes the markdown file (machine, method, targets with PASS/MISS, the
 tables, the plot), copies the plot next to it, and prints the targets and tables to stdout.
 
@@ -12,6 +13,8 @@ tables, the plot), copies the plot next to it, and prints the targets and tables
 RESULTS/timers.md (appends it if the file has none), leaving the rest as it was.
 --http-only: replaces only the "## HTTP plaintext" section with one built from RESULTS/http.json
 and http.md (inserted before the Timers section, or appended, if the file has none).
+--stream-only: replaces only the "## One-way stream" section with one built from RESULTS/stream.json
+and stream.md (inserted before the Timers section, or appended, if the file has none).
 
 Standard library only.
 """
@@ -236,6 +239,9 @@ def build_document(servers, inproc_md, f, results_dir, build_dir, command):
     http = read_json(os.path.join(results_dir, "http.json"))
     if http is not None:
         lines += [""] + http_section(http, read_text(os.path.join(results_dir, "http.md")), command)
+    stream = read_json(os.path.join(results_dir, "stream.json"))
+    if stream is not None:
+        lines += [""] + stream_section(stream, read_text(os.path.join(results_dir, "stream.md")), command)
     timers_md = read_text(os.path.join(results_dir, "timers.md"))
     if timers_md:
         lines += ["", timers_md]
@@ -334,6 +340,26 @@ def http_section(http, http_md, command):
     return lines
 
 
+# The one-way stream (issue 13, item 4): bench/run_stream.py's results.
+STREAM_HEADING = "## One-way stream"
+
+
+def stream_section(stream, stream_md, command):
+    """The "## One-way stream" section: how it was run and run_stream.py's table and verdict."""
+    meta = stream["meta"]
+    return [f"{STREAM_HEADING} (issue 13)", "",
+            f"Run {meta['date']} by `{command}` ({meta['reps']} interleaved round(s) of {meta['seconds']} s + "
+            f"{meta['warmup']} s warm-up per shape, {meta['wall_seconds']:.0f} s in all; kernel {meta['kernel']}).", "",
+            "- **Shapes**: one TCP connection, the source writes 64 KiB buffers for the whole run, the sink reads "
+            "into a 64 KiB buffer; nothing comes back. *The limit* is two plain processes, blocking `send` and "
+            "blocking `recv` (`bench/stream/stream_plain_*.c`), measured in the same run: what this machine moves "
+            "through one loopback stream. The asock rows put asock (one engine thread, `bench/stream/stream_asock_*.c`) "
+            "on one side: the sink with back-to-back 64 KiB receives, the source with two 64 KiB sends in flight.",
+            "- **Figures**: MiB/s is counted by the source over the measured window (after the warm-up); the target "
+            "(issue 13: asock ≥ 0.9× the machine's limit) is judged on the ratio of the medians.", "",
+            stream_md or "(no stream.md)"]
+
+
 TIMERS_HEADING = "## Timers"
 
 
@@ -385,6 +411,20 @@ def write_http_only(results_dir, output, command):
     print(f"report.py: rewrote the HTTP plaintext section of {output}", file=sys.stderr)
 
 
+def write_stream_only(results_dir, output, command):
+    stream = read_json(os.path.join(results_dir, "stream.json"))
+    if stream is None:
+        sys.exit(f"report.py: no stream.json in {results_dir} (run bench/run_stream.py first)")
+    section = "\n".join(stream_section(stream, read_text(os.path.join(results_dir, "stream.md")), command))
+    document = read_text(output)
+    if document is None:
+        sys.exit(f"report.py: no {output} to put the One-way stream section in (run scripts/bench.sh once)")
+    with open(output, "w") as out:
+        out.write(replace_section(document, STREAM_HEADING, section, before=TIMERS_HEADING))
+    print(section)
+    print(f"report.py: rewrote the One-way stream section of {output}", file=sys.stderr)
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="build/bench/results", help="the directory run_servers.py wrote")
@@ -395,6 +435,8 @@ def parse_args():
                         help="replace only the Timers section of --output with RESULTS/timers.md")
     parser.add_argument("--http-only", action="store_true",
                         help="replace only the HTTP plaintext section of --output with one from RESULTS/http.json")
+    parser.add_argument("--stream-only", action="store_true",
+                        help="replace only the One-way stream section of --output with one from RESULTS/stream.json")
     return parser.parse_args()
 
 
@@ -405,6 +447,9 @@ def main():
         return
     if args.http_only:
         write_http_only(args.results, args.output, args.command)
+        return
+    if args.stream_only:
+        write_stream_only(args.results, args.output, args.command)
         return
     servers = read_json(os.path.join(args.results, "servers.json"))
     if servers is None:

@@ -2,7 +2,8 @@
 # The benchmark command (issue 4): builds the bench preset (asock, the peers' echo and HTTP
 # servers, the load generator), runs the echo-server benchmark (bench/run_servers.py), the HTTP
 # plaintext one (issue 13, bench/run_http.py: wrk against asock, Asio, libuv, two ceilings and
-# nginx) and, when it exists, the in-process one (bench/inproc/run_inproc.py), then writes
+# nginx), the one-way stream (issue 13, bench/run_stream.py: one connection, 64 KiB sends, asock
+# beside the machine's limit) and, when it exists, the in-process one (bench/inproc/run_inproc.py), then writes
 # docs/benchmarks.md and docs/benchmarks.png (bench/report.py). Raw results: build/bench/results.
 # Environment: ASOCK_BENCH_SECONDS (measured seconds per run, default 1 for echo, 2 for HTTP,
 # where it is rounded up to whole seconds for wrk), ASOCK_BENCH_REPS (repetitions, default 3),
@@ -14,6 +15,8 @@
 #                             "Timers" section of docs/benchmarks.md (a few minutes).
 #   scripts/bench.sh http     builds and runs only the HTTP benchmark, then rewrites only the
 #                             "HTTP plaintext" section of docs/benchmarks.md (about 4 minutes).
+#   scripts/bench.sh stream   builds and runs only the one-way stream benchmark, then rewrites only
+#                             the "One-way stream" section of docs/benchmarks.md (about 1 minute).
 # ASOCK_BENCH_BUILD_DIR: the build directory (default build/bench); results go to its results/.
 # Exits non-zero if any run failed (the report is still written, with the errors).
 set -euo pipefail
@@ -23,9 +26,9 @@ cd "$root"
 
 stage="${1:-all}"
 case "$stage" in
-  all | timers | http) ;;
+  all | timers | http | stream) ;;
   *)
-    echo "usage: scripts/bench.sh [timers|http]" >&2
+    echo "usage: scripts/bench.sh [timers|http|stream]" >&2
     exit 2
     ;;
 esac
@@ -36,6 +39,7 @@ build_dir="${ASOCK_BENCH_BUILD_DIR:-build/bench}"
 results="$build_dir/results"
 runner_args=(--build-dir "$build_dir" --out-dir "$results")
 http_args=(--build-dir "$build_dir" --out-dir "$results")
+stream_args=(--build-dir "$build_dir" --out-dir "$results")
 knobs=()  # the environment of this run, recorded in the report's command line
 if [[ -n ${ASOCK_BENCH_BUILD_DIR:-} ]]; then
   knobs+=("ASOCK_BENCH_BUILD_DIR=$ASOCK_BENCH_BUILD_DIR")
@@ -43,11 +47,13 @@ fi
 if [[ -n ${ASOCK_BENCH_SECONDS:-} ]]; then
   runner_args+=(--seconds "$ASOCK_BENCH_SECONDS")
   http_args+=(--seconds "$ASOCK_BENCH_SECONDS")
+  stream_args+=(--seconds "$ASOCK_BENCH_SECONDS")
   knobs+=("ASOCK_BENCH_SECONDS=$ASOCK_BENCH_SECONDS")
 fi
 if [[ -n ${ASOCK_BENCH_REPS:-} ]]; then
   runner_args+=(--reps "$ASOCK_BENCH_REPS")
   http_args+=(--reps "$ASOCK_BENCH_REPS")
+  stream_args+=(--reps "$ASOCK_BENCH_REPS")
   knobs+=("ASOCK_BENCH_REPS=$ASOCK_BENCH_REPS")
 fi
 if [[ -n ${ASOCK_BENCH_TARGET_REPS:-} ]]; then
@@ -58,6 +64,7 @@ timer_args=(--build-dir "$build_dir" --out-dir "$results")
 if [[ ${ASOCK_BENCH_QUICK:-0} == 1 ]]; then
   runner_args+=(--quick)
   http_args+=(--quick)
+  stream_args+=(--quick)
   timer_args+=(--quick)
   knobs+=("ASOCK_BENCH_QUICK=1")
 fi
@@ -101,6 +108,23 @@ if [[ $stage == http ]]; then
   exit 0
 fi
 
+if [[ $stage == stream ]]; then
+  cmake --build "$build_dir" --target bench_stream
+  mkdir -p "$results"
+  rm -rf "$results/stream.json" "$results/stream.md" "$results/logs-stream"
+  status=0
+  echo "== one-way stream (bench/run_stream.py)"
+  python3 bench/run_stream.py "${stream_args[@]}" || status=$?
+  echo "== report (bench/report.py --stream-only)"
+  python3 bench/report.py --results "$results" --output docs/benchmarks.md --stream-only --command "$command_line"
+  echo "bench.sh: done in ${SECONDS} s; rewrote the One-way stream section of docs/benchmarks.md ($results: raw results)"
+  if [[ $status -ne 0 ]]; then
+    echo "bench.sh: FAILED: some stream runs failed (see the errors above and in docs/benchmarks.md)" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
 cmake --build "$build_dir"
 
 rm -rf "$results"
@@ -110,6 +134,8 @@ echo "== echo servers (bench/run_servers.py)"
 python3 bench/run_servers.py "${runner_args[@]}" || status=$?
 echo "== HTTP plaintext (bench/run_http.py)"
 python3 bench/run_http.py "${http_args[@]}" || status=$?
+echo "== one-way stream (bench/run_stream.py)"
+python3 bench/run_stream.py "${stream_args[@]}" || status=$?
 if [[ -f bench/inproc/run_inproc.py ]]; then
   echo "== in-process (bench/inproc/run_inproc.py)"
   python3 bench/inproc/run_inproc.py --build-dir "$build_dir" --out-dir "$results" || status=$?
