@@ -58,6 +58,7 @@ typedef struct CONNECTION
     int closing;   /* no more requests: close once the last response is sent */
     int draining;  /* the last response is sent: discard what comes until the peer closes */
     int input_ended; /* the peer closed its side (or is gone): what is buffered is the last */
+    int clean_close; /* closing after a request that asked for it, with nothing after it buffered */
     int gone;      /* its socket failed or was closed: ignore what still completes */
     size_t in_used;
     size_t out_used[2];
@@ -199,6 +200,7 @@ static void serve(CONNECTION* connection)
             }
             position += request.length;
             connection->closing = !request.keep_alive;
+            connection->clean_close = connection->closing && position == connection->in_used;
             continue;
         }
         /* Malformed, or incomplete with the whole buffer used: 400, then close. */
@@ -223,8 +225,8 @@ static void serve(CONNECTION* connection)
     {
         if (connection->sending || connection->receiving)
             return; /* back here when they complete */
-        if (connection->input_ended)
-            connection_end(connection);
+        if (connection->input_ended || connection->clean_close)
+            connection_end(connection); /* nothing unread that would make the close a reset */
         else
             drain(connection);
         return;
@@ -307,9 +309,22 @@ static void on_accept(void* context, ASYNC_SOCKET_ACCEPT_RESULT result, ASYNC_SO
     if (connections != NULL)
         connections->prev = connection;
     connections = connection;
+    /* The socket may belong to another loop thread (accepted sockets go to the loops in turn):
+       once its receive is started, its callbacks may run and end it there at any moment, and
+       once the lock is released the sweep may take it; so this thread touches the connection
+       after the unlock only if the receive was refused (no callback then), unlinked under the
+       lock first. */
+    connection->receiving = 1;
+    ASYNC_SOCKET_BUFFER in = {connection->in, REQUEST_BUFFER_SIZE};
+    const int refused = async_socket_receive_async(socket, &in, 1, on_receive, connection) != 0;
+    if (refused)
+        unlink_connection(connection);
     pthread_mutex_unlock(&connections_lock);
-    start_receive(connection);
-    settle(connection);
+    if (refused)
+    {
+        async_socket_destroy(socket);
+        free(connection);
+    }
 }
 
 static void start_accept(void)
