@@ -74,56 +74,38 @@ timer_args+=(--command "$command_line")
 echo "== building (bench preset, $build_dir)"
 cmake --preset bench -B "$build_dir" >/dev/null
 
-if [[ $stage == timers ]]; then
-  cmake --build "$build_dir" --target bench/timers/all
+# section_only TARGET SECTION WHAT SCRIPT REPORT_FLAG RESULT_FILES RUNNER_ARGS...: builds TARGET,
+# runs SCRIPT alone, rewrites only the SECTION section of docs/benchmarks.md (report.py
+# REPORT_FLAG), and exits: non-zero if a run failed. RESULT_FILES: what a previous run left in
+# the results directory, removed first (space-separated).
+section_only() {
+  local target=$1 section=$2 what=$3 script=$4 flag=$5 files=$6 status=0 file
+  shift 6
+  cmake --build "$build_dir" --target "$target"
   mkdir -p "$results"
-  rm -rf "$results/timers.json" "$results/timers.md" "$results/callgrind-timers"
-  status=0
-  echo "== timers (bench/timers/run_timers.py)"
-  python3 bench/timers/run_timers.py "${timer_args[@]}" || status=$?
-  echo "== report (bench/report.py --timers-only)"
-  python3 bench/report.py --results "$results" --output docs/benchmarks.md --timers-only
-  echo "bench.sh: done in ${SECONDS} s; rewrote the Timers section of docs/benchmarks.md ($results: raw results)"
+  for file in $files; do
+    rm -rf "${results:?}/$file"
+  done
+  echo "== $what ($script)"
+  python3 "$script" "$@" || status=$?
+  echo "== report (bench/report.py $flag)"
+  python3 bench/report.py --results "$results" --output docs/benchmarks.md "$flag" --command "$command_line"
+  echo "bench.sh: done in ${SECONDS} s; rewrote the $section section of docs/benchmarks.md ($results: raw results)"
   if [[ $status -ne 0 ]]; then
-    echo "bench.sh: FAILED: some timer runs failed (see the errors above and in docs/benchmarks.md)" >&2
+    echo "bench.sh: FAILED: some $what runs failed (see the errors above and in docs/benchmarks.md)" >&2
     exit 1
   fi
   exit 0
-fi
+}
 
-if [[ $stage == http ]]; then
-  cmake --build "$build_dir" --target bench_http
-  mkdir -p "$results"
-  rm -rf "$results/http.json" "$results/http.md" "$results/logs-http"
-  status=0
-  echo "== HTTP plaintext (bench/run_http.py)"
-  python3 bench/run_http.py "${http_args[@]}" || status=$?
-  echo "== report (bench/report.py --http-only)"
-  python3 bench/report.py --results "$results" --output docs/benchmarks.md --http-only --command "$command_line"
-  echo "bench.sh: done in ${SECONDS} s; rewrote the HTTP plaintext section of docs/benchmarks.md ($results: raw results)"
-  if [[ $status -ne 0 ]]; then
-    echo "bench.sh: FAILED: some HTTP runs failed (see the errors above and in docs/benchmarks.md)" >&2
-    exit 1
-  fi
-  exit 0
-fi
-
-if [[ $stage == stream ]]; then
-  cmake --build "$build_dir" --target bench_stream
-  mkdir -p "$results"
-  rm -rf "$results/stream.json" "$results/stream.md" "$results/logs-stream"
-  status=0
-  echo "== one-way stream (bench/run_stream.py)"
-  python3 bench/run_stream.py "${stream_args[@]}" || status=$?
-  echo "== report (bench/report.py --stream-only)"
-  python3 bench/report.py --results "$results" --output docs/benchmarks.md --stream-only --command "$command_line"
-  echo "bench.sh: done in ${SECONDS} s; rewrote the One-way stream section of docs/benchmarks.md ($results: raw results)"
-  if [[ $status -ne 0 ]]; then
-    echo "bench.sh: FAILED: some stream runs failed (see the errors above and in docs/benchmarks.md)" >&2
-    exit 1
-  fi
-  exit 0
-fi
+case "$stage" in
+  timers) section_only bench/timers/all Timers timer bench/timers/run_timers.py --timers-only \
+    "timers.json timers.md callgrind-timers" "${timer_args[@]}" ;;
+  http) section_only bench_http "HTTP plaintext" HTTP bench/run_http.py --http-only \
+    "http.json http.md logs-http" "${http_args[@]}" ;;
+  stream) section_only bench_stream "One-way stream" stream bench/run_stream.py --stream-only \
+    "stream.json stream.md logs-stream" "${stream_args[@]}" ;;
+esac
 
 cmake --build "$build_dir"
 
