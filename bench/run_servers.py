@@ -65,6 +65,14 @@ SERVERS = (
     # Busy polling trades CPU for wake-up latency: only the latency shape is of interest.
     Server("asock-io_uring-spin", "bench-echo-asock", ("--backend", "io_uring", "--busy-poll", "50"), ("1x64B",)),
 )
+# Opt-in only (--servers NAME): the io_uring ceiling with one kernel feature each (issue 13;
+# echo_ceiling_uring.c says what each flag does; a feature the kernel refuses is left off and
+# the server's log says so on its "features:" line).
+EXPERIMENT_SERVERS = tuple(
+    Server(f"ceiling-io_uring+{feature}", "bench-echo-ceiling-uring", (f"--{flag}",))
+    for feature, flag in (("poll-first", "poll-first"), ("multishot", "multishot"), ("fixed-files", "fixed-files"),
+                          ("reg-ring", "reg-ring"), ("send-zc", "send-zc"), ("all", "all-features"))
+)
 ASOCK_SERVERS = ("asock-io_uring", "asock-epoll")
 # A server's exit status at start when the machine cannot run its backend (io_uring disabled).
 SKIP_STATUS = 3
@@ -350,7 +358,8 @@ def parse_args():
     parser.add_argument("--target-reps", type=int,
                         help="repetitions of the shapes the targets are judged on: " + ", ".join(TARGET_SHAPES)
                         + " (default 5, or --reps with --quick; never fewer than --reps)")
-    parser.add_argument("--servers", help="comma-separated server names (default: all built)")
+    parser.add_argument("--servers", help="comma-separated server names (default: all built, without the opt-in "
+                        "experiments: " + ",".join(s.name for s in EXPERIMENT_SERVERS) + ")")
     parser.add_argument("--shapes", help="comma-separated shape keys: " + ",".join(s.key for s in SHAPES))
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer shapes, one repetition")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place the loadgen and servers")
@@ -380,7 +389,7 @@ def cpu_layout(pin):
 
 def main():
     args = parse_args()
-    servers = select(SERVERS, args.servers, lambda s: s.name, "server")
+    servers = select(SERVERS + EXPERIMENT_SERVERS if args.servers else SERVERS, args.servers, lambda s: s.name, "server")
     shapes = select(SHAPES, args.shapes, lambda s: s.key, "shape")
     if args.quick and not args.shapes:
         shapes = [s for s in shapes if s.key in QUICK_SHAPES]

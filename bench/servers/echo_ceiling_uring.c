@@ -1,18 +1,39 @@
 /* bench-echo-ceiling-uring: the benchmark echo server on liburing directly, with no library
-   in between: one ring, one thread. Each connection always has exactly one operation in the
-   kernel, a recv into its buffer or the send of the echo (IORING_OP_SEND, or SENDMSG with two
-   iovecs in --gather mode); every completion queues the next SQE and one
-   io_uring_submit_and_wait per loop turn submits the whole batch and sleeps until the next
-   completion. Connections come from a multishot accept on the same ring, and the stop
-   signal from a read of a signalfd. The ring is set up with SINGLE_ISSUER | DEFER_TASKRUN
-   where the kernel has them (6.1+): completions are then processed only inside
-   io_uring_enter, in batches, which is the cheapest mode for one thread that owns its ring. */
+   in between: one ring, one thread. Each connection has a recv into its buffer or the send of
+   the echo in the kernel (IORING_OP_SEND, or SENDMSG with two iovecs in --gather mode); every
+   completion queues the next SQE and one io_uring_submit_and_wait per loop turn submits the
+   whole batch and sleeps until the next completion. Connections come from a multishot accept
+   on the same ring, and the stop signal from a read of a signalfd. The ring is set up with
+   SINGLE_ISSUER | DEFER_TASKRUN where the kernel has them (6.1+): completions are then
+   processed only inside io_uring_enter, in batches, which is the cheapest mode for one thread
+   that owns its ring.
+
+   Kernel-feature experiments (issue 13), each off by default, each probed at start-up and
+   left off silently where the kernel refuses it (the line "features: ..." on stderr says
+   which are on):
+   --poll-first   a recv asks for IORING_RECVSEND_POLL_FIRST when the previous one did not fill
+                  the buffer (the socket was drained): the kernel arms the poll at once instead
+                  of first trying a recv that would find nothing.
+   --multishot    one multishot recv per connection (IORING_RECV_MULTISHOT) into a ring of
+                  provided buffers (1024 x 16 KiB, group 0); each completion's bytes are copied
+                  into the connection's buffer and the provided buffer goes back to the ring at
+                  once (or is held, in order, while the connection's buffer has no room). The
+                  recv is armed again when a completion comes without IORING_CQE_F_MORE.
+   --fixed-files  a sparse registered file table; each accepted fd is also installed at index
+                  fd, and the connection's operations use IOSQE_FIXED_FILE (the fd stays a
+                  normal fd); on close the slot is emptied, then the fd closed.
+   --reg-ring     io_uring_register_ring_fd: io_uring_enter gets the registered ring index.
+   --send-zc      IORING_OP_SEND_ZC for sends of 16 KiB or more; the buffer is written again
+                  (next recv, or the copy of received bytes) only after the notification
+                  (IORING_CQE_F_NOTIF) of every zero-copy send from it. */
 #include <errno.h>
 #include <liburing.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,14 +41,41 @@
 #include "bench_server.h"
 
 #define RING_ENTRIES 2048
+#define PROVIDED_COUNT 1024 /* a power of two (buffer ring) */
+#define PROVIDED_SIZE (16 * 1024)
+#define PROVIDED_GROUP 0
+#define ZC_MIN_BYTES (16 * 1024)
+#define FIXED_MAX 65536
+
+/* The kind of a connection's operation, in the low bits of its user_data. */
+enum
+{
+    OP_RECV = 0,
+    OP_SEND = 1,
+    OP_MASK = 3
+};
+
+typedef struct HELD /* a provided buffer not yet copied into its connection's buffer */
+{
+    unsigned short id;
+    unsigned length;
+    unsigned offset;
+} HELD;
 
 typedef struct CONNECTION
 {
     int fd;
-    int sending; /* which of its operations is in the kernel */
-    size_t sent; /* the echo in progress: buffer[sent, end) is still to send */
+    int slot; /* index in the registered file table, or -1 */
+    int recv_armed;
+    int send_busy;
+    int closing;
+    int drained;      /* the previous recv did not fill what it was given */
+    unsigned notifs;  /* zero-copy sends whose notification has not come */
+    size_t sent;      /* buffer[sent, end) is still to send */
     size_t end;
-    size_t head; /* where --gather splits the echo (end when not gathering) */
+    size_t head;      /* where --gather splits the echo (end when not gathering) */
+    HELD* held;       /* --multishot: provided buffers waiting for room, oldest first */
+    size_t held_count, held_capacity;
     struct msghdr message;
     struct iovec iovecs[2];
     unsigned char buffer[BENCH_BUFFER_SIZE];
@@ -35,8 +83,13 @@ typedef struct CONNECTION
 
 static struct io_uring ring;
 static int gather;
-/* user_data of the two operations that are not a connection's. */
-static char accept_tag, signal_tag;
+/* The features asked for on the command line, then cleared by the probes the kernel fails. */
+static int poll_first, multishot, fixed_files, reg_ring, send_zc;
+static unsigned fixed_size;
+static struct io_uring_buf_ring* provided_ring;
+static unsigned char* provided_memory;
+/* user_data of the operations that are not a connection's. */
+static char accept_tag, signal_tag, probe_tag;
 
 /* An SQE, submitting the batch so far first when the submission queue is full. */
 static struct io_uring_sqe* next_sqe(void)
@@ -50,59 +103,206 @@ static struct io_uring_sqe* next_sqe(void)
     return sqe;
 }
 
+/* The fd (or registered slot) an operation of c names, the SQE marked accordingly. */
+static int target(const CONNECTION* c)
+{
+    return c->slot >= 0 ? c->slot : c->fd;
+}
+
+static void finish_sqe(struct io_uring_sqe* sqe, CONNECTION* c, unsigned kind)
+{
+    if (c->slot >= 0)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | kind);
+}
+
+static void give_back(unsigned short id)
+{
+    io_uring_buf_ring_add(provided_ring, provided_memory + (size_t)id * PROVIDED_SIZE, PROVIDED_SIZE, id,
+                          io_uring_buf_ring_mask(PROVIDED_COUNT), 0);
+    io_uring_buf_ring_advance(provided_ring, 1);
+}
+
 static void start_receive(CONNECTION* c)
 {
     struct io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_recv(sqe, c->fd, c->buffer, sizeof(c->buffer), 0);
-    io_uring_sqe_set_data(sqe, c);
-    c->sending = 0;
+    if (multishot)
+    {
+        io_uring_prep_recv_multishot(sqe, target(c), NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = PROVIDED_GROUP;
+    }
+    else
+    {
+        io_uring_prep_recv(sqe, target(c), c->buffer, sizeof(c->buffer), 0);
+    }
+    if (poll_first && c->drained)
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    finish_sqe(sqe, c, OP_RECV);
+    c->recv_armed = 1;
 }
 
 static void start_send(CONNECTION* c)
 {
     struct io_uring_sqe* sqe = next_sqe();
+    if (!gather)
+        c->head = c->end;
+    else if (c->sent == 0)
+        c->head = bench_gather_head(c->end);
     const int count = bench_echo_iovecs(c->buffer, c->sent, c->head, c->end, c->iovecs);
-    if (count == 1)
+    if (count == 1 && send_zc && c->iovecs[0].iov_len >= ZC_MIN_BYTES)
     {
-        io_uring_prep_send(sqe, c->fd, c->iovecs[0].iov_base, c->iovecs[0].iov_len, MSG_NOSIGNAL);
+        io_uring_prep_send_zc(sqe, target(c), c->iovecs[0].iov_base, c->iovecs[0].iov_len, MSG_NOSIGNAL, 0);
+    }
+    else if (count == 1)
+    {
+        io_uring_prep_send(sqe, target(c), c->iovecs[0].iov_base, c->iovecs[0].iov_len, MSG_NOSIGNAL);
     }
     else
     {
         c->message.msg_iov = c->iovecs;
         c->message.msg_iovlen = 2;
-        io_uring_prep_sendmsg(sqe, c->fd, &c->message, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(sqe, target(c), &c->message, MSG_NOSIGNAL);
     }
-    io_uring_sqe_set_data(sqe, c);
-    c->sending = 1;
+    finish_sqe(sqe, c, OP_SEND);
+    c->send_busy = 1;
 }
 
+/* The connection ends: its slot emptied, its fd shut down (which ends an armed multishot recv)
+   and closed. The memory goes when no operation of it is left in the kernel (progress). */
 static void end_connection(CONNECTION* c)
 {
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->slot >= 0)
+    {
+        const int none = -1;
+        io_uring_register_files_update(&ring, (unsigned)c->slot, &none, 1);
+        c->slot = -1;
+    }
+    shutdown(c->fd, SHUT_RDWR);
     close(c->fd);
-    free(c);
 }
 
-static void on_connection_completion(CONNECTION* c, int result)
+/* Copies the held provided buffers that fit into c's buffer and gives them back. Only when
+   nothing in the kernel reads the buffer (no send, no pending notification) may its bytes be
+   moved; appending after end is always safe. */
+static void take_held(CONNECTION* c)
 {
-    if (result <= 0) /* error, or the peer closed (a recv of 0) */
+    size_t taken = 0;
+    while (taken < c->held_count)
     {
-        end_connection(c);
+        HELD* h = &c->held[taken];
+        if (c->end + h->length > sizeof(c->buffer))
+            break;
+        memcpy(c->buffer + c->end, provided_memory + (size_t)h->id * PROVIDED_SIZE + h->offset, h->length);
+        c->end += h->length;
+        give_back(h->id);
+        ++taken;
+    }
+    memmove(c->held, c->held + taken, (c->held_count - taken) * sizeof(HELD));
+    c->held_count -= taken;
+}
+
+/* The next step of c after any completion. */
+static void progress(CONNECTION* c)
+{
+    if (c->closing)
+    {
+        if (!c->recv_armed && !c->send_busy && c->notifs == 0)
+        {
+            for (size_t i = 0; i < c->held_count; ++i)
+                give_back(c->held[i].id);
+            free(c->held);
+            free(c);
+        }
         return;
     }
-    if (c->sending)
+    if (multishot && !c->recv_armed)
+        start_receive(c);
+    if (c->send_busy)
+        return;
+    if (c->sent == c->end && c->notifs == 0)
     {
-        c->sent += (size_t)result;
-    }
-    else
-    {
-        c->sent = 0;
-        c->end = (size_t)result;
-        c->head = gather ? bench_gather_head(c->end) : c->end;
+        c->sent = c->end = 0;
+        take_held(c);
     }
     if (c->sent < c->end)
         start_send(c);
-    else
+    else if (!multishot && !c->recv_armed && c->notifs == 0)
         start_receive(c);
+}
+
+/* --multishot: n bytes received into provided buffer id. */
+static void on_received(CONNECTION* c, unsigned short id, unsigned n)
+{
+    if (c->held_count == 0 && c->end + n <= sizeof(c->buffer))
+    {
+        memcpy(c->buffer + c->end, provided_memory + (size_t)id * PROVIDED_SIZE, n);
+        c->end += n;
+        give_back(id);
+        return;
+    }
+    if (c->held_count == c->held_capacity)
+    {
+        const size_t capacity = c->held_capacity ? 2 * c->held_capacity : 8;
+        HELD* held = realloc(c->held, capacity * sizeof(HELD));
+        if (held == NULL)
+        {
+            give_back(id);
+            end_connection(c);
+            return;
+        }
+        c->held = held;
+        c->held_capacity = capacity;
+    }
+    c->held[c->held_count++] = (HELD){id, n, 0};
+}
+
+static void on_receive_completion(CONNECTION* c, const struct io_uring_cqe* cqe)
+{
+    const int result = cqe->res;
+    if (!multishot || !(cqe->flags & IORING_CQE_F_MORE))
+        c->recv_armed = 0;
+    if (multishot && (cqe->flags & IORING_CQE_F_BUFFER))
+    {
+        const unsigned short id = (unsigned short)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (result > 0 && !c->closing)
+            on_received(c, id, (unsigned)result);
+        else
+            give_back(id);
+    }
+    if (result == -ENOBUFS && multishot)
+        c->drained = 0; /* the bytes wait in the socket: armed again by progress */
+    else if (result <= 0) /* error, or the peer closed (a recv of 0) */
+        end_connection(c);
+    else if (!multishot)
+    {
+        c->end = (size_t)result;
+        c->drained = c->end < sizeof(c->buffer);
+    }
+    else
+        c->drained = result < PROVIDED_SIZE;
+    progress(c);
+}
+
+static void on_send_completion(CONNECTION* c, const struct io_uring_cqe* cqe)
+{
+    if (cqe->flags & IORING_CQE_F_NOTIF)
+    {
+        --c->notifs;
+        progress(c);
+        return;
+    }
+    c->send_busy = 0;
+    if (cqe->flags & IORING_CQE_F_MORE) /* a zero-copy send: its notification will follow */
+        ++c->notifs;
+    if (cqe->res <= 0)
+        end_connection(c);
+    else
+        c->sent += (size_t)cqe->res;
+    progress(c);
 }
 
 static void start_accept(int listener)
@@ -125,8 +325,13 @@ static void on_accepted(int listener, const struct io_uring_cqe* cqe)
         return;
     }
     c->fd = cqe->res;
+    c->slot = -1;
+    c->drained = 1;
+    if (fixed_files && (unsigned)c->fd < fixed_size &&
+        io_uring_register_files_update(&ring, (unsigned)c->fd, &c->fd, 1) == 1)
+        c->slot = c->fd;
     bench_set_nodelay(c->fd);
-    start_receive(c);
+    progress(c);
 }
 
 /* SIGINT and SIGTERM are blocked and read from a signalfd through the ring: the loop never
@@ -158,15 +363,158 @@ static int setup_ring(void)
     return result;
 }
 
+/* The next completion of a start-up probe (nothing else is in the ring yet); 0 or -errno. */
+static int probe_wait(struct io_uring_cqe* out)
+{
+    struct io_uring_cqe* cqe = NULL;
+    const int result = io_uring_wait_cqe(&ring, &cqe);
+    if (result < 0)
+        return result;
+    *out = *cqe;
+    io_uring_cqe_seen(&ring, cqe);
+    return 0;
+}
+
+/* Whether a recv with these ioprio flags (and a provided buffer if select) works: one byte
+   sent over a socketpair and received through the ring. A multishot recv is ended by the
+   writer's shutdown; the provided buffers it took go back. */
+static int probe_recv(unsigned ioprio, int select)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+        return 0;
+    unsigned char byte = 42, got = 0;
+    int works = 0;
+    if (send(pair[1], &byte, 1, 0) == 1)
+    {
+        struct io_uring_sqe* sqe = next_sqe();
+        io_uring_prep_recv(sqe, pair[0], select ? NULL : &got, select ? 0 : 1, 0);
+        sqe->ioprio |= ioprio;
+        if (select)
+        {
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = PROVIDED_GROUP;
+        }
+        io_uring_sqe_set_data(sqe, &probe_tag);
+        io_uring_submit(&ring);
+        struct io_uring_cqe cqe;
+        int more = 1;
+        while (more && probe_wait(&cqe) == 0)
+        {
+            more = (ioprio & IORING_RECV_MULTISHOT) && (cqe.flags & IORING_CQE_F_MORE);
+            if (cqe.flags & IORING_CQE_F_BUFFER)
+            {
+                const unsigned short id = (unsigned short)(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+                if (cqe.res == 1 && provided_memory[(size_t)id * PROVIDED_SIZE] == byte)
+                    works = 1;
+                give_back(id);
+            }
+            else if (!select && cqe.res == 1 && got == byte)
+                works = 1;
+            if (ioprio & IORING_RECV_MULTISHOT)
+                works = works && (more || cqe.res == 0);
+            if (more)
+                shutdown(pair[1], SHUT_RDWR);
+        }
+    }
+    close(pair[0]);
+    close(pair[1]);
+    return works;
+}
+
+/* The provided-buffer ring of --multishot; 0, or -1 if the kernel has none. */
+static int setup_provided_buffers(void)
+{
+    void* ring_memory = NULL;
+    if (posix_memalign(&ring_memory, 4096, PROVIDED_COUNT * sizeof(struct io_uring_buf)) != 0 ||
+        posix_memalign((void**)&provided_memory, 4096, (size_t)PROVIDED_COUNT * PROVIDED_SIZE) != 0)
+        return -1;
+    provided_ring = ring_memory;
+    io_uring_buf_ring_init(provided_ring);
+    struct io_uring_buf_reg registration;
+    memset(&registration, 0, sizeof(registration));
+    registration.ring_addr = (uint64_t)(uintptr_t)provided_ring;
+    registration.ring_entries = PROVIDED_COUNT;
+    registration.bgid = PROVIDED_GROUP;
+    if (io_uring_register_buf_ring(&ring, &registration, 0) != 0)
+        return -1;
+    for (unsigned id = 0; id < PROVIDED_COUNT; ++id)
+        io_uring_buf_ring_add(provided_ring, provided_memory + (size_t)id * PROVIDED_SIZE, PROVIDED_SIZE,
+                              (unsigned short)id, io_uring_buf_ring_mask(PROVIDED_COUNT), (int)id);
+    io_uring_buf_ring_advance(provided_ring, PROVIDED_COUNT);
+    return 0;
+}
+
+/* Each asked-for feature that the kernel refuses is turned off. */
+static void probe_features(void)
+{
+    if (reg_ring && io_uring_register_ring_fd(&ring) != 1)
+        reg_ring = 0;
+    if (fixed_files)
+    {
+        struct rlimit limit;
+        fixed_size = FIXED_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < fixed_size)
+            fixed_size = (unsigned)limit.rlim_cur;
+        if (io_uring_register_files_sparse(&ring, fixed_size) != 0)
+            fixed_files = 0;
+    }
+    if (send_zc)
+    {
+        struct io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+        send_zc = probe != NULL && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+        io_uring_free_probe(probe);
+    }
+    if (poll_first)
+        poll_first = probe_recv(IORING_RECVSEND_POLL_FIRST, 0);
+    if (multishot)
+        multishot = setup_provided_buffers() == 0 && probe_recv(IORING_RECV_MULTISHOT, 1);
+    fprintf(stderr, "features: poll-first=%s multishot=%s fixed-files=%s reg-ring=%s send-zc=%s\n",
+            poll_first ? "on" : "off", multishot ? "on" : "off", fixed_files ? "on" : "off",
+            reg_ring ? "on" : "off", send_zc ? "on" : "off");
+}
+
+/* Takes this server's own flags out of argv (the rest goes to bench_parse_options). */
+static int take_feature_flags(int argc, char** argv)
+{
+    static const struct
+    {
+        const char* name;
+        int* flag;
+    } flags[] = {{"--poll-first", &poll_first}, {"--multishot", &multishot}, {"--fixed-files", &fixed_files},
+                 {"--reg-ring", &reg_ring}, {"--send-zc", &send_zc}};
+    int kept = 1;
+    for (int i = 1; i < argc; ++i)
+    {
+        int taken = 0;
+        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); ++f)
+            if (strcmp(argv[i], flags[f].name) == 0)
+                *flags[f].flag = taken = 1;
+        if (strcmp(argv[i], "--all-features") == 0)
+            poll_first = multishot = fixed_files = reg_ring = send_zc = taken = 1;
+        if (!taken)
+            argv[kept++] = argv[i];
+    }
+    argv[kept] = NULL;
+    return kept;
+}
+
 int main(int argc, char** argv)
 {
     BENCH_OPTIONS options;
+    argc = take_feature_flags(argc, argv);
     if (bench_parse_options(argc, argv, 0, &options) != 0)
+    {
+        fprintf(stderr, "       also [--poll-first] [--multishot] [--fixed-files] [--reg-ring] [--send-zc] [--all-features]\n");
         return 1;
+    }
     gather = options.gather;
     const int listener = bench_listen(options.port, 0);
     struct signalfd_siginfo signal_info;
-    if (listener < 0 || setup_ring() < 0 || start_signal_read(&signal_info) != 0)
+    if (listener < 0 || setup_ring() < 0)
+        return 1;
+    probe_features();
+    if (start_signal_read(&signal_info) != 0)
         return 1;
     start_accept(listener);
     bench_announce(listener);
@@ -179,13 +527,16 @@ int main(int argc, char** argv)
         io_uring_for_each_cqe(&ring, head, cqe)
         {
             ++seen;
-            void* tag = io_uring_cqe_get_data(cqe);
+            const uint64_t data = io_uring_cqe_get_data64(cqe);
+            void* tag = (void*)(uintptr_t)data;
             if (tag == &signal_tag)
                 return 0;
             if (tag == &accept_tag)
                 on_accepted(listener, cqe);
+            else if ((data & OP_MASK) == OP_SEND)
+                on_send_completion((CONNECTION*)(uintptr_t)(data & ~(uint64_t)OP_MASK), cqe);
             else
-                on_connection_completion(tag, cqe->res);
+                on_receive_completion((CONNECTION*)(uintptr_t)(data & ~(uint64_t)OP_MASK), cqe);
         }
         io_uring_cq_advance(&ring, seen);
     }
