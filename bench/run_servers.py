@@ -71,7 +71,12 @@ SERVERS = (
 EXPERIMENT_SERVERS = tuple(
     Server(f"ceiling-io_uring+{feature}", "bench-echo-ceiling-uring", (f"--{flag}",))
     for feature, flag in (("poll-first", "poll-first"), ("multishot", "multishot"), ("fixed-files", "fixed-files"),
-                          ("reg-ring", "reg-ring"), ("send-zc", "send-zc"), ("all", "all-features"))
+                          ("reg-ring", "reg-ring"), ("send-zc", "send-zc"), ("all", "all-features"),
+                          ("bundle", "bundle"), ("multishot-64k", "multishot-64k"))
+) + (
+    # The least latency by spinning: epoll_wait with timeout 0, never sleeping (the reference
+    # for asock's busy-poll mode; only the latency shape).
+    Server("ceiling-epoll-spin", "bench-echo-ceiling-epoll", ("--busy-poll",), ("1x64B",)),
 )
 ASOCK_SERVERS = ("asock-io_uring", "asock-epoll")
 # A server's exit status at start when the machine cannot run its backend (io_uring disabled).

@@ -25,7 +25,15 @@
    --reg-ring     io_uring_register_ring_fd: io_uring_enter gets the registered ring index.
    --send-zc      IORING_OP_SEND_ZC for sends of 16 KiB or more; the buffer is written again
                   (next recv, or the copy of received bytes) only after the notification
-                  (IORING_CQE_F_NOTIF) of every zero-copy send from it. */
+                  (IORING_CQE_F_NOTIF) of every zero-copy send from it.
+   --bundle       --multishot with receive bundles (IORING_RECVSEND_BUNDLE, 6.10+): one
+                  completion can carry several provided buffers, cqe->res bytes filling them
+                  in ring order from the buffer id in the CQE; each is copied (or held) as in
+                  --multishot. Falls back to --multishot, then to plain recv, if refused.
+                  (Send bundles are not tried: the echo would first have to be copied into
+                  provided buffers, and asock already sends all queued data in one sendmsg.)
+   --multishot-64k  --multishot with 64 KiB provided buffers instead of 16 KiB (whether the
+                  cost of multishot on 64 KiB messages comes from the 16 KiB pieces). */
 #include <errno.h>
 #include <liburing.h>
 #include <signal.h>
@@ -42,10 +50,18 @@
 
 #define RING_ENTRIES 2048
 #define PROVIDED_COUNT 1024 /* a power of two (buffer ring) */
-#define PROVIDED_SIZE (16 * 1024)
+#define PROVIDED_SIZE_DEFAULT (16 * 1024)
+#define PROVIDED_SIZE_LARGE (64 * 1024)
 #define PROVIDED_GROUP 0
 #define ZC_MIN_BYTES (16 * 1024)
 #define FIXED_MAX 65536
+/* Not in every liburing's headers (Debian's 2.3 lacks them): the kernel uapi values. */
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
 
 /* The kind of a connection's operation, in the low bits of its user_data. */
 enum
@@ -84,10 +100,17 @@ typedef struct CONNECTION
 static struct io_uring ring;
 static int gather;
 /* The features asked for on the command line, then cleared by the probes the kernel fails. */
-static int poll_first, multishot, fixed_files, reg_ring, send_zc;
+static int poll_first, multishot, fixed_files, reg_ring, send_zc, bundle, multishot_64k;
 static unsigned fixed_size;
 static struct io_uring_buf_ring* provided_ring;
 static unsigned char* provided_memory;
+static size_t provided_size = PROVIDED_SIZE_DEFAULT;
+/* The provided-buffer ring as this program filled it: the id at each ring position, the
+   position of each id, and the count of entries ever added (the ring's tail). A bundle takes
+   consecutive ring positions from the one of the id in its completion. */
+static unsigned short ring_ids[PROVIDED_COUNT];
+static unsigned ring_position[PROVIDED_COUNT];
+static unsigned ring_tail;
 /* user_data of the operations that are not a connection's. */
 static char accept_tag, signal_tag, probe_tag;
 
@@ -116,9 +139,17 @@ static void finish_sqe(struct io_uring_sqe* sqe, CONNECTION* c, unsigned kind)
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | kind);
 }
 
+static unsigned char* provided(unsigned short id)
+{
+    return provided_memory + (size_t)id * provided_size;
+}
+
 static void give_back(unsigned short id)
 {
-    io_uring_buf_ring_add(provided_ring, provided_memory + (size_t)id * PROVIDED_SIZE, PROVIDED_SIZE, id,
+    const unsigned position = ring_tail++ & (PROVIDED_COUNT - 1);
+    ring_ids[position] = id;
+    ring_position[id] = position;
+    io_uring_buf_ring_add(provided_ring, provided(id), (unsigned)provided_size, id,
                           io_uring_buf_ring_mask(PROVIDED_COUNT), 0);
     io_uring_buf_ring_advance(provided_ring, 1);
 }
@@ -129,6 +160,8 @@ static void start_receive(CONNECTION* c)
     if (multishot)
     {
         io_uring_prep_recv_multishot(sqe, target(c), NULL, 0, 0);
+        if (bundle)
+            sqe->ioprio |= IORING_RECVSEND_BUNDLE;
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = PROVIDED_GROUP;
     }
@@ -196,7 +229,7 @@ static void take_held(CONNECTION* c)
         HELD* h = &c->held[taken];
         if (c->end + h->length > sizeof(c->buffer))
             break;
-        memcpy(c->buffer + c->end, provided_memory + (size_t)h->id * PROVIDED_SIZE + h->offset, h->length);
+        memcpy(c->buffer + c->end, provided(h->id) + h->offset, h->length);
         c->end += h->length;
         give_back(h->id);
         ++taken;
@@ -239,7 +272,7 @@ static void on_received(CONNECTION* c, unsigned short id, unsigned n)
 {
     if (c->held_count == 0 && c->end + n <= sizeof(c->buffer))
     {
-        memcpy(c->buffer + c->end, provided_memory + (size_t)id * PROVIDED_SIZE, n);
+        memcpy(c->buffer + c->end, provided(id), n);
         c->end += n;
         give_back(id);
         return;
@@ -268,7 +301,24 @@ static void on_receive_completion(CONNECTION* c, const struct io_uring_cqe* cqe)
     if (multishot && (cqe->flags & IORING_CQE_F_BUFFER))
     {
         const unsigned short id = (unsigned short)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        if (result > 0 && !c->closing)
+        if (bundle && result > 0)
+        {
+            /* result bytes over consecutive ring entries from id's, each full but the last.
+               Their ids are read before any goes back (a give-back can reuse a position). */
+            static unsigned short ids[PROVIDED_COUNT];
+            const size_t count = ((size_t)result + provided_size - 1) / provided_size;
+            for (size_t i = 0; i < count; ++i)
+                ids[i] = ring_ids[(ring_position[id] + i) & (PROVIDED_COUNT - 1)];
+            for (size_t i = 0; i < count; ++i)
+            {
+                const unsigned n = i + 1 < count ? (unsigned)provided_size : (unsigned)(result - i * provided_size);
+                if (!c->closing)
+                    on_received(c, ids[i], n);
+                else
+                    give_back(ids[i]);
+            }
+        }
+        else if (result > 0 && !c->closing)
             on_received(c, id, (unsigned)result);
         else
             give_back(id);
@@ -283,7 +333,7 @@ static void on_receive_completion(CONNECTION* c, const struct io_uring_cqe* cqe)
         c->drained = c->end < sizeof(c->buffer);
     }
     else
-        c->drained = result < PROVIDED_SIZE;
+        c->drained = (size_t)result % provided_size != 0;
     progress(c);
 }
 
@@ -405,7 +455,7 @@ static int probe_recv(unsigned ioprio, int select)
             if (cqe.flags & IORING_CQE_F_BUFFER)
             {
                 const unsigned short id = (unsigned short)(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-                if (cqe.res == 1 && provided_memory[(size_t)id * PROVIDED_SIZE] == byte)
+                if (cqe.res == 1 && provided(id)[0] == byte)
                     works = 1;
                 give_back(id);
             }
@@ -427,7 +477,7 @@ static int setup_provided_buffers(void)
 {
     void* ring_memory = NULL;
     if (posix_memalign(&ring_memory, 4096, PROVIDED_COUNT * sizeof(struct io_uring_buf)) != 0 ||
-        posix_memalign((void**)&provided_memory, 4096, (size_t)PROVIDED_COUNT * PROVIDED_SIZE) != 0)
+        posix_memalign((void**)&provided_memory, 4096, (size_t)PROVIDED_COUNT * provided_size) != 0)
         return -1;
     provided_ring = ring_memory;
     io_uring_buf_ring_init(provided_ring);
@@ -439,9 +489,7 @@ static int setup_provided_buffers(void)
     if (io_uring_register_buf_ring(&ring, &registration, 0) != 0)
         return -1;
     for (unsigned id = 0; id < PROVIDED_COUNT; ++id)
-        io_uring_buf_ring_add(provided_ring, provided_memory + (size_t)id * PROVIDED_SIZE, PROVIDED_SIZE,
-                              (unsigned short)id, io_uring_buf_ring_mask(PROVIDED_COUNT), (int)id);
-    io_uring_buf_ring_advance(provided_ring, PROVIDED_COUNT);
+        give_back((unsigned short)id);
     return 0;
 }
 
@@ -467,11 +515,20 @@ static void probe_features(void)
     }
     if (poll_first)
         poll_first = probe_recv(IORING_RECVSEND_POLL_FIRST, 0);
+    if (multishot_64k)
+        provided_size = PROVIDED_SIZE_LARGE;
+    if (bundle || multishot_64k)
+        multishot = 1;
     if (multishot)
         multishot = setup_provided_buffers() == 0 && probe_recv(IORING_RECV_MULTISHOT, 1);
-    fprintf(stderr, "features: poll-first=%s multishot=%s fixed-files=%s reg-ring=%s send-zc=%s\n",
-            poll_first ? "on" : "off", multishot ? "on" : "off", fixed_files ? "on" : "off",
-            reg_ring ? "on" : "off", send_zc ? "on" : "off");
+    if (bundle)
+        bundle = multishot && (ring.features & IORING_FEAT_RECVSEND_BUNDLE) &&
+                 probe_recv(IORING_RECV_MULTISHOT | IORING_RECVSEND_BUNDLE, 1);
+    fprintf(stderr,
+            "features: poll-first=%s multishot=%s bundle=%s provided-buffers=%zu KiB fixed-files=%s reg-ring=%s "
+            "send-zc=%s\n",
+            poll_first ? "on" : "off", multishot ? "on" : "off", bundle ? "on" : "off", provided_size / 1024,
+            fixed_files ? "on" : "off", reg_ring ? "on" : "off", send_zc ? "on" : "off");
 }
 
 /* Takes this server's own flags out of argv (the rest goes to bench_parse_options). */
@@ -482,7 +539,8 @@ static int take_feature_flags(int argc, char** argv)
         const char* name;
         int* flag;
     } flags[] = {{"--poll-first", &poll_first}, {"--multishot", &multishot}, {"--fixed-files", &fixed_files},
-                 {"--reg-ring", &reg_ring}, {"--send-zc", &send_zc}};
+                 {"--reg-ring", &reg_ring}, {"--send-zc", &send_zc}, {"--bundle", &bundle},
+                 {"--multishot-64k", &multishot_64k}};
     int kept = 1;
     for (int i = 1; i < argc; ++i)
     {
@@ -505,7 +563,8 @@ int main(int argc, char** argv)
     argc = take_feature_flags(argc, argv);
     if (bench_parse_options(argc, argv, 0, &options) != 0)
     {
-        fprintf(stderr, "       also [--poll-first] [--multishot] [--fixed-files] [--reg-ring] [--send-zc] [--all-features]\n");
+        fprintf(stderr, "       also [--poll-first] [--multishot] [--fixed-files] [--reg-ring] [--send-zc] [--all-features]\n"
+                        "            [--bundle] [--multishot-64k]\n");
         return 1;
     }
     gather = options.gather;
