@@ -64,6 +64,9 @@ SERVERS = (
     Server("ceiling-io_uring", "bench-echo-ceiling-uring"),
     # Busy polling trades CPU for wake-up latency: only the latency shape is of interest.
     Server("asock-io_uring-spin", "bench-echo-asock", ("--backend", "io_uring", "--busy-poll", "50"), ("1x64B",)),
+    # The least latency by spinning: epoll_wait with timeout 0, never sleeping (the floor for
+    # asock's busy-poll mode on this machine; only the latency shape).
+    Server("ceiling-epoll-spin", "bench-echo-ceiling-epoll", ("--busy-poll",), ("1x64B",)),
 )
 # Opt-in only (--servers NAME): the io_uring ceiling with one kernel feature each (issue 13;
 # echo_ceiling_uring.c says what each flag does; a feature the kernel refuses is left off and
@@ -73,10 +76,6 @@ EXPERIMENT_SERVERS = tuple(
     for feature, flag in (("poll-first", "poll-first"), ("multishot", "multishot"), ("fixed-files", "fixed-files"),
                           ("reg-ring", "reg-ring"), ("send-zc", "send-zc"), ("all", "all-features"),
                           ("bundle", "bundle"), ("multishot-64k", "multishot-64k"))
-) + (
-    # The least latency by spinning: epoll_wait with timeout 0, never sleeping (the reference
-    # for asock's busy-poll mode; only the latency shape).
-    Server("ceiling-epoll-spin", "bench-echo-ceiling-epoll", ("--busy-poll",), ("1x64B",)),
 )
 ASOCK_SERVERS = ("asock-io_uring", "asock-epoll")
 # A server's exit status at start when the machine cannot run its backend (io_uring disabled).
@@ -112,7 +111,7 @@ SHAPES = ping_pong_shapes() + [
 QUICK_SHAPES = ("1x64B", "16x1KiB", "256x1KiB", "1000x16KiB", "stream", "gather", "gather-baseline")
 # The shapes the issue's targets are judged on get more repetitions (--target-reps): their
 # run-to-run spread on a shared two-core VM is several per cent, as large as the margins.
-TARGET_SHAPES = ("1x64B", "16x1KiB", "256x1KiB", "stream")
+TARGET_SHAPES = ("1x64B", "16x1KiB", "256x1KiB", "16x16KiB", "256x16KiB")
 
 
 def reps_for(shape, args):

@@ -17,6 +17,10 @@
 #                             "HTTP plaintext" section of docs/benchmarks.md (about 4 minutes).
 #   scripts/bench.sh stream   builds and runs only the one-way stream benchmark, then rewrites only
 #                             the "One-way stream" section of docs/benchmarks.md (about 1 minute).
+#   scripts/bench.sh kernel   runs only the kernel-feature experiments (issue 13: the io_uring
+#                             ceiling with each feature against itself without, run_servers.py's
+#                             experiment servers; results in RESULTS/kernel), then rewrites only the
+#                             "Kernel features" section (about 6 minutes). The full run has it too.
 # ASOCK_BENCH_BUILD_DIR: the build directory (default build/bench); results go to its results/.
 # Exits non-zero if any run failed (the report is still written, with the errors).
 set -euo pipefail
@@ -26,9 +30,9 @@ cd "$root"
 
 stage="${1:-all}"
 case "$stage" in
-  all | timers | http | stream) ;;
+  all | timers | http | stream | kernel) ;;
   *)
-    echo "usage: scripts/bench.sh [timers|http|stream]" >&2
+    echo "usage: scripts/bench.sh [timers|http|stream|kernel]" >&2
     exit 2
     ;;
 esac
@@ -61,7 +65,17 @@ if [[ -n ${ASOCK_BENCH_TARGET_REPS:-} ]]; then
   knobs+=("ASOCK_BENCH_TARGET_REPS=$ASOCK_BENCH_TARGET_REPS")
 fi
 timer_args=(--build-dir "$build_dir" --out-dir "$results")
+# The kernel-feature experiments: the plain io_uring ceiling and each of its feature variants, on
+# the shapes where a feature could show (5 rounds each unless ASOCK_BENCH_REPS says otherwise).
+kernel_servers=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import run_servers as r
+print(",".join(["ceiling-io_uring"] + [s.name for s in r.EXPERIMENT_SERVERS if s.name.startswith("ceiling-io_uring+")]))')
+kernel_reps=${ASOCK_BENCH_REPS:-5}
+[[ ${ASOCK_BENCH_QUICK:-0} != 1 || -n ${ASOCK_BENCH_REPS:-} ]] || kernel_reps=1
+kernel_args=(--build-dir "$build_dir" --out-dir "$results/kernel" --servers "$kernel_servers"
+  --shapes 16x1KiB,256x1KiB,16x16KiB,256x16KiB,stream --reps "$kernel_reps" --target-reps "$kernel_reps")
+[[ -z ${ASOCK_BENCH_SECONDS:-} ]] || kernel_args+=(--seconds "$ASOCK_BENCH_SECONDS")
 if [[ ${ASOCK_BENCH_QUICK:-0} == 1 ]]; then
+  kernel_args+=(--quick)
   runner_args+=(--quick)
   http_args+=(--quick)
   stream_args+=(--quick)
@@ -105,6 +119,8 @@ case "$stage" in
     "http.json http.md logs-http" "${http_args[@]}" ;;
   stream) section_only bench_stream "One-way stream" stream bench/run_stream.py --stream-only \
     "stream.json stream.md logs-stream" "${stream_args[@]}" ;;
+  kernel) section_only bench_echo_ceiling_uring "Kernel features" kernel-feature bench/run_servers.py --kernel-only \
+    "kernel" "${kernel_args[@]}" ;;
 esac
 
 cmake --build "$build_dir"
@@ -118,6 +134,8 @@ echo "== HTTP plaintext (bench/run_http.py)"
 python3 bench/run_http.py "${http_args[@]}" || status=$?
 echo "== one-way stream (bench/run_stream.py)"
 python3 bench/run_stream.py "${stream_args[@]}" || status=$?
+echo "== kernel features (bench/run_servers.py, the io_uring ceiling's experiment servers)"
+python3 bench/run_servers.py "${kernel_args[@]}" || status=$?
 if [[ -f bench/inproc/run_inproc.py ]]; then
   echo "== in-process (bench/inproc/run_inproc.py)"
   python3 bench/inproc/run_inproc.py --build-dir "$build_dir" --out-dir "$results" || status=$?

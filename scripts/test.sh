@@ -266,17 +266,21 @@ echo_smoke() {
 }
 
 # http_smoke BUILD LABEL: asock-http-server of that build against curl, wrk and Python's socket
-# (tests/http/http_smoke.py), on each Linux backend with one loop, and on two loops listening
-# with a socket per loop (--per-loop); one summary line per run.
+# (tests/http/http_smoke.py), on each Linux backend with one loop, and on two loops: one
+# listener whose connections go round robin over them (2-loops), and a listening socket per
+# loop (--per-loop); one summary line per run.
 http_smoke() {
   local build=$1 label=$2 run backend status log
   echo "== http: asock-http-server ($label build) against curl, wrk and Python"
-  for run in io_uring epoll io_uring-per-loop; do
+  for run in io_uring epoll io_uring-2-loops io_uring-per-loop; do
     backend=${run%%-*}
     log=build/test-http-$label-$run.log
     status=0
     local extra=()
-    [[ $run != *-per-loop ]] || extra=(--threads 2 --per-loop)
+    case $run in
+      *-2-loops) extra=(--threads 2) ;;
+      *-per-loop) extra=(--threads 2 --per-loop) ;;
+    esac
     python3 tests/http/http_smoke.py --binary "build/$build/examples/asock-http-server" --backend "$backend" "${extra[@]}" >"$log" 2>&1 || status=$?
     cat "$log"
     if [[ $status -eq 77 && ( $backend != io_uring || $ASOCK_REQUIRE_IO_URING != 1 ) ]]; then
