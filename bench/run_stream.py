@@ -5,6 +5,9 @@ sends, no echo, asock on one side, beside this machine's limit measured in the s
 Shapes (bench/stream/: each a sink and a source process):
   limit                       bench-stream-plain-source -> bench-stream-plain-sink (blocking
                               send/recv: the machine's limit for one stream)
+  epoll-sink                  bench-stream-plain-source -> bench-stream-plain-sink --epoll (the
+                              same sink non-blocking with epoll: what an event-driven receiver
+                              without any library gets; a reference, not a target)
   asock-sink io_uring / epoll bench-stream-plain-source -> bench-stream-asock-sink
   asock-source io_uring/epoll bench-stream-asock-source -> bench-stream-plain-sink
 
@@ -38,6 +41,10 @@ GIB = 1 << 30
 # (key, label, source (binary, args), sink (binary, args), which side is asock or None)
 SHAPES = (
     ("limit", "limit: plain source → plain sink", ("bench-stream-plain-source", ()), ("bench-stream-plain-sink", ()), None),
+    # Not asock: the plain sink written as an event loop would be (non-blocking, epoll): what any
+    # event-driven receiver gets here, beside the blocking limit.
+    ("epoll-sink", "plain source → plain epoll sink (reference)", ("bench-stream-plain-source", ()),
+     ("bench-stream-plain-sink", ("--epoll",)), None),
     ("asock-sink-io_uring", "plain source → asock sink (io_uring)", ("bench-stream-plain-source", ()),
      ("bench-stream-asock-sink", ("--backend", "io_uring")), "sink"),
     ("asock-sink-epoll", "plain source → asock sink (epoll)", ("bench-stream-plain-source", ()),
@@ -192,7 +199,11 @@ def write_markdown(path, data):
         span = f"{s['min']:.0f}–{s['max']:.0f}"
         if asock_side is None:
             cpu = f"source {s['source_cpu_s_per_gib']:.3f} / sink {s['sink_cpu_s_per_gib']:.3f}"
-            lines.append(f"| {label} | {rate} | {span} | 1.00 | {cpu} | (the limit) |")
+            if key == "limit":
+                lines.append(f"| {label} | {rate} | {span} | 1.00 | {cpu} | (the limit) |")
+            else:
+                ratio = f"{s['mib_per_sec'] / limit_rate:.2f}" if limit_rate else "–"
+                lines.append(f"| {label} | {rate} | {span} | {ratio} | {cpu} | (no library: a reference) |")
             continue
         ratio = s["mib_per_sec"] / limit_rate if limit_rate else None
         s["ratio_to_limit"] = ratio
