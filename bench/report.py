@@ -444,14 +444,7 @@ def write_kernel_only(results_dir, output, command):
     kernel = read_json(os.path.join(results_dir, "kernel", "servers.json"))
     if kernel is None:
         sys.exit(f"report.py: no kernel/servers.json in {results_dir} (run scripts/bench.sh kernel)")
-    section = "\n".join(kernel_section(kernel, command))
-    document = read_text(output)
-    if document is None:
-        sys.exit(f"report.py: no {output} to put the Kernel features section in (run scripts/bench.sh once)")
-    with open(output, "w") as out:
-        out.write(replace_section(document, KERNEL_HEADING, section, before=TIMERS_HEADING))
-    print(section)
-    print(f"report.py: rewrote the Kernel features section of {output}", file=sys.stderr)
+    rewrite_section(output, KERNEL_HEADING, "Kernel features", "\n".join(kernel_section(kernel, command)), TIMERS_HEADING)
 
 
 TIMERS_HEADING = "## Timers"
@@ -473,22 +466,23 @@ def replace_section(document, heading, section, before=None):
     return "\n".join(lines[:start] + section.strip().split("\n") + ([""] + kept_after if kept_after else [])) + "\n"
 
 
-def replace_timers_section(document, section):
-    """document with its "## Timers" section (up to the next "## " heading) replaced by section."""
-    return replace_section(document, TIMERS_HEADING, section)
+def rewrite_section(output, heading, title, section, before):
+    """Replaces the section of the output file that starts with heading (see replace_section),
+    and prints it."""
+    document = read_text(output)
+    if document is None:
+        sys.exit(f"report.py: no {output} to put the {title} section in (run scripts/bench.sh once)")
+    with open(output, "w") as out:
+        out.write(replace_section(document, heading, section, before=before))
+    print(section)
+    print(f"report.py: rewrote the {title} section of {output}", file=sys.stderr)
 
 
 def write_timers_only(results_dir, output):
     section = read_text(os.path.join(results_dir, "timers.md"))
     if section is None:
         sys.exit(f"report.py: no timers.md in {results_dir} (run bench/timers/run_timers.py first)")
-    document = read_text(output)
-    if document is None:
-        sys.exit(f"report.py: no {output} to put the Timers section in (run scripts/bench.sh once)")
-    with open(output, "w") as out:
-        out.write(replace_timers_section(document, section))
-    print(section)
-    print(f"report.py: rewrote the Timers section of {output}", file=sys.stderr)
+    rewrite_section(output, TIMERS_HEADING, "Timers", section, None)
 
 
 def write_http_only(results_dir, output, command):
@@ -496,13 +490,7 @@ def write_http_only(results_dir, output, command):
     if http is None:
         sys.exit(f"report.py: no http.json in {results_dir} (run bench/run_http.py first)")
     section = "\n".join(http_section(http, read_text(os.path.join(results_dir, "http.md")), command))
-    document = read_text(output)
-    if document is None:
-        sys.exit(f"report.py: no {output} to put the HTTP section in (run scripts/bench.sh once)")
-    with open(output, "w") as out:
-        out.write(replace_section(document, HTTP_HEADING, section, before=TIMERS_HEADING))
-    print(section)
-    print(f"report.py: rewrote the HTTP plaintext section of {output}", file=sys.stderr)
+    rewrite_section(output, HTTP_HEADING, "HTTP plaintext", section, TIMERS_HEADING)
 
 
 def write_stream_only(results_dir, output, command):
@@ -510,13 +498,7 @@ def write_stream_only(results_dir, output, command):
     if stream is None:
         sys.exit(f"report.py: no stream.json in {results_dir} (run bench/run_stream.py first)")
     section = "\n".join(stream_section(stream, read_text(os.path.join(results_dir, "stream.md")), command))
-    document = read_text(output)
-    if document is None:
-        sys.exit(f"report.py: no {output} to put the One-way stream section in (run scripts/bench.sh once)")
-    with open(output, "w") as out:
-        out.write(replace_section(document, STREAM_HEADING, section, before=TIMERS_HEADING))
-    print(section)
-    print(f"report.py: rewrote the One-way stream section of {output}", file=sys.stderr)
+    rewrite_section(output, STREAM_HEADING, "One-way stream", section, TIMERS_HEADING)
 
 
 def parse_args():
