@@ -1186,6 +1186,19 @@ public:
         error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
         return listener(handle);
     }
+    // Listens with one socket per loop of the engine, all on one port (SO_REUSEPORT: the system
+    // spreads connections over the loops, each served by the loop that accepted it; see
+    // async_socket_listener_create_per_loop). Keep at least one accept pending per loop: an
+    // accept started from an accept handler waits on that handler's loop. Windows: one
+    // listener. An empty listener when error is set.
+    static listener listen_per_loop(engine& e, const char* address, std::uint16_t port, std::int32_t backlog, std::error_code& error) noexcept
+    {
+        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
+        int code = 0;
+        (void)async_socket_listener_create_per_loop(e.native_handle(), address, port, backlog, &handle, &code);
+        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
+        return listener(handle);
+    }
     // Listens on a UNIX socket path (async_socket_unix.h: "@name" is an abstract name on Linux;
     // the file must not exist, std::errc::address_in_use if it does; close removes it).
     // Windows: std::errc::address_family_not_supported. An empty listener when error is set.

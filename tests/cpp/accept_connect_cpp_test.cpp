@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
 #include <string>
 #include <system_error>
 
@@ -302,6 +306,162 @@ TEST_P(CppAcceptConnect, a_listener_moves_and_keeps_accepting)
     ASSERT_TRUE(connected.done.wait_for(1));
     EXPECT_TRUE(accepted.connection);
     EXPECT_TRUE(connected.connection);
+}
+
+// asock::listener::listen_per_loop (SRS_ASOCK_PER_LOOP_13_001..005 through the C++ API), on an
+// engine of two loops: accepts started from handlers re-arm where they ran, every connection is
+// accepted once and works, the destructor abandons the pending accepts of every socket, and a
+// bad address or a port in use is reported and leaves an empty listener.
+#ifdef _WIN32
+constexpr bool kAcceptsRunOnTheirLoop = false;  // one listener on the threadpool
+#else
+constexpr bool kAcceptsRunOnTheirLoop = true;  // each socket's accepts on its own loop's thread
+#endif
+
+struct PerLoopServer
+{
+    asock::listener listener;
+    std::mutex mutex;
+    std::vector<asock::connection> connections;
+    std::set<std::thread::id> threads;  // where the accept handlers ran
+    std::atomic<int> not_ok{0};
+    std::atomic<int> count{0};
+    Counter accepted;
+    int wanted = 0;
+
+    void accept_next()
+    {
+        EXPECT_FALSE(listener.accept([this](asock::connection c) {
+            const bool ok = static_cast<bool>(c);
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (ok)
+                {
+                    connections.push_back(std::move(c));
+                    threads.insert(std::this_thread::get_id());
+                }
+            }
+            if (!ok)
+            {
+                not_ok++;
+                accepted.add();
+                return;
+            }
+            // Every loop keeps an accept pending (a re-armed accept waits on its own loop, and
+            // the system may hash any number of the connections to either loop); the last
+            // ones are abandoned by the close at the end.
+            if (++count < wanted)
+                accept_next();
+            accepted.add();
+        }));
+    }
+};
+
+TEST_P(CppAcceptConnect, a_per_loop_listener_accepts_every_connection_once_and_its_sockets_work)
+{
+    asock::engine e = asock::engine::adopt(make_engine(GetParam(), 2));
+    std::error_code error;
+    PerLoopServer server;
+    server.listener = asock::listener::listen_per_loop(e, "127.0.0.1", 0, 64, error);
+    ASSERT_FALSE(error) << error.message();
+    ASSERT_TRUE(server.listener);
+    const uint16_t port = server.listener.port();
+    ASSERT_NE(0, port);
+    constexpr int kConnections = 24;  // all hashed to one socket: a chance of 2^-23
+    server.wanted = kConnections;
+    server.accept_next();
+    server.accept_next();
+    std::vector<std::unique_ptr<ConnectionRecord>> clients;
+    for (int i = 0; i < kConnections; ++i)
+    {
+        clients.push_back(std::make_unique<ConnectionRecord>());
+        ASSERT_FALSE(asock::connect(e, "127.0.0.1", port, 5s, clients.back()->handler()));
+    }
+    for (auto& client : clients)
+    {
+        ASSERT_TRUE(client->done.wait_for(1));
+        ASSERT_TRUE(client->connection) << client->connection.error.message();
+    }
+    ASSERT_TRUE(server.accepted.wait_for(kConnections));
+    std::this_thread::sleep_for(50ms);  // a duplicate completion would arrive by now
+    EXPECT_EQ(static_cast<size_t>(kConnections), server.accepted.value());
+    EXPECT_EQ(0, server.not_ok.load());
+    std::unique_lock<std::mutex> lock(server.mutex);
+    ASSERT_EQ(static_cast<size_t>(kConnections), server.connections.size());
+    if (kAcceptsRunOnTheirLoop)
+    {
+        EXPECT_EQ(2u, server.threads.size()) << "the accepts did not run on both loops: one listening socket?";
+    }
+    // Each accepted socket sends its own 3-byte name; every client receives exactly one name,
+    // and no two the same: each accepted socket is connected to one distinct client.
+    std::set<std::string> sent;
+    Counter sends;
+    std::atomic<int> sends_ok{0};
+    std::vector<std::string> names(kConnections);
+    for (int j = 0; j < kConnections; ++j)
+    {
+        names[j] = "s" + std::to_string(10 + j);  // 3 bytes
+        sent.insert(names[j]);
+        ASSERT_FALSE(server.connections[j].socket.send(std::as_bytes(std::span(names[j])), [&](asock::io_result r) {
+            sends_ok += r ? 1 : 0;
+            sends.add();
+        }));
+    }
+    std::set<std::string> received;
+    for (auto& client : clients)
+    {
+        std::string name(3, '\0');
+        size_t got = 0;
+        while (got < name.size())
+        {
+            Counter done;
+            asock::io_result result{asock::result::error, 0};
+            ASSERT_FALSE(client->connection.socket.receive(std::as_writable_bytes(std::span(name)).subspan(got), [&](asock::io_result r) {
+                result = r;
+                done.add();
+            }));
+            ASSERT_TRUE(done.wait_for(1));
+            ASSERT_TRUE(result && result.bytes > 0) << result.error().message();
+            got += result.bytes;
+        }
+        received.insert(name);
+    }
+    EXPECT_EQ(sent, received);
+    ASSERT_TRUE(sends.wait_for(kConnections));
+    EXPECT_EQ(kConnections, sends_ok.load());
+    lock.unlock();
+    server.listener.close();  // its abandoned accepts run now, while the server is still whole
+}
+
+TEST_P(CppAcceptConnect, a_per_loop_listener_is_refused_on_bad_arguments_and_a_port_in_use)
+{
+    asock::engine e = asock::engine::adopt(make_engine(GetParam(), 2));
+    std::error_code error;
+    asock::listener bad = asock::listener::listen_per_loop(e, "not an address", 0, 0, error);
+    EXPECT_FALSE(bad);
+    EXPECT_EQ(std::errc::invalid_argument, error);
+    asock::listener first(e, "127.0.0.1", 0);
+    asock::listener second = asock::listener::listen_per_loop(e, "127.0.0.1", first.port(), 0, error);
+    EXPECT_FALSE(second);
+    EXPECT_EQ(std::errc::address_in_use, error);
+}
+
+TEST_P(CppAcceptConnect, a_per_loop_listeners_destructor_abandons_every_pending_accept_before_it_returns)
+{
+    asock::engine e = asock::engine::adopt(make_engine(GetParam(), 2));
+    ConnectionRecord records[4];
+    {
+        std::error_code error;
+        asock::listener server = asock::listener::listen_per_loop(e, "127.0.0.1", 0, 0, error);
+        ASSERT_TRUE(server) << error.message();
+        for (auto& record : records)
+            ASSERT_FALSE(server.accept(record.handler()));
+    }
+    for (auto& record : records)
+    {
+        EXPECT_EQ(1, record.calls.load());
+        EXPECT_EQ(make_error_code(asock::result::abandoned), record.connection.error);
+    }
 }
 
 ASOCK_INSTANTIATE_CONTRACT(CppAcceptConnect);
