@@ -1180,11 +1180,9 @@ public:
     // The same without exceptions: an empty listener when error is set.
     static listener listen(engine& e, const char* address, std::uint16_t port, std::int32_t backlog, std::error_code& error) noexcept
     {
-        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
-        int code = 0;
-        (void)async_socket_listener_create(e.native_handle(), address, port, backlog, &handle, &code);
-        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
-        return listener(handle);
+        return made_by([&](ASYNC_SOCKET_LISTENER_HANDLE* handle, int* code) {
+            return async_socket_listener_create(e.native_handle(), address, port, backlog, handle, code);
+        }, error);
     }
     // Listens with one socket per loop of the engine, all on one port (SO_REUSEPORT: the system
     // spreads connections over the loops, each served by the loop that accepted it; see
@@ -1193,25 +1191,36 @@ public:
     // listener. An empty listener when error is set.
     static listener listen_per_loop(engine& e, const char* address, std::uint16_t port, std::int32_t backlog, std::error_code& error) noexcept
     {
-        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
-        int code = 0;
-        (void)async_socket_listener_create_per_loop(e.native_handle(), address, port, backlog, &handle, &code);
-        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
-        return listener(handle);
+        return made_by([&](ASYNC_SOCKET_LISTENER_HANDLE* handle, int* code) {
+            return async_socket_listener_create_per_loop(e.native_handle(), address, port, backlog, handle, code);
+        }, error);
     }
     // Listens on a UNIX socket path (async_socket_unix.h: "@name" is an abstract name on Linux;
     // the file must not exist, std::errc::address_in_use if it does; close removes it).
     // Windows: std::errc::address_family_not_supported. An empty listener when error is set.
     static listener listen_unix(engine& e, const char* path, std::int32_t backlog, std::error_code& error) noexcept
     {
-        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
-        int code = 0;
-        (void)async_socket_listener_create_unix(e.native_handle(), path, backlog, &handle, &code);
-        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
-        return listener(handle);
+        return made_by([&](ASYNC_SOCKET_LISTENER_HANDLE* handle, int* code) {
+            return async_socket_listener_create_unix(e.native_handle(), path, backlog, handle, code);
+        }, error);
     }
     // Adopts a listener of the C API.
     static listener adopt(ASYNC_SOCKET_LISTENER_HANDLE handle) noexcept { return listener(handle); }
+
+private:
+    // The listener a C create function made (create(&handle, &errno_value)), or an empty one
+    // with error set.
+    template <class Create>
+    static listener made_by(Create create, std::error_code& error) noexcept
+    {
+        ASYNC_SOCKET_LISTENER_HANDLE handle = nullptr;
+        int code = 0;
+        (void)create(&handle, &code);
+        error = handle == nullptr ? detail::errno_code(code, result::error) : std::error_code{};
+        return listener(handle);
+    }
+
+public:
 
     listener(listener&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
     listener& operator=(listener&& other) noexcept
