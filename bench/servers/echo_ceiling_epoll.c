@@ -7,17 +7,20 @@
    Level-triggered on purpose: edge-triggered would have to recv until EAGAIN, one more
    syscall per echo, and interest changes are rare here (only on a full socket buffer).
 
-   --busy-poll: epoll_wait with a timeout of 0 in a loop, never sleeping (one core spent at
-   100%): the lowest wake-up latency a server can get on this machine by spinning, the
-   reference for asock's busy-poll mode (issue 13). */
+   --busy-poll US: epoll_wait with a timeout of 0 in a loop until US microseconds pass without
+   an event, then one blocking epoll_wait: the lowest wake-up latency a server can get on this
+   machine by spinning, the reference for asock's busy-poll mode (issue 13, same window). An
+   idle server sleeps, so that it does not take the CPU from the servers measured meanwhile. */
 #define _GNU_SOURCE /* accept4 */
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,21 +130,28 @@ static int stop_signals_fd(void)
     return signalfd(-1, &signals, SFD_CLOEXEC);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 int main(int argc, char** argv)
 {
     BENCH_OPTIONS options;
-    int timeout = -1;
+    long spin_us = 0;
     int kept = 1;
-    for (int i = 1; i < argc; ++i) /* --busy-poll is this server's own: taken out of argv */
-        if (strcmp(argv[i], "--busy-poll") == 0)
-            timeout = 0;
+    for (int i = 1; i < argc; ++i) /* --busy-poll US is this server's own: taken out of argv */
+        if (strcmp(argv[i], "--busy-poll") == 0 && i + 1 < argc)
+            spin_us = strtol(argv[++i], NULL, 10);
         else
             argv[kept++] = argv[i];
     argv[kept] = NULL;
     argc = kept;
     if (bench_parse_options(argc, argv, 0, &options) != 0)
     {
-        fprintf(stderr, "       also [--busy-poll]\n");
+        fprintf(stderr, "       also [--busy-poll MICROSECONDS]\n");
         return 1;
     }
     gather = options.gather;
@@ -154,9 +164,13 @@ int main(int argc, char** argv)
     bench_announce(listener);
 
     struct epoll_event events[MAX_EVENTS];
+    uint64_t last_event_ns = 0;
     for (;;)
     {
-        const int n = epoll_wait(epoll_fd, events, MAX_EVENTS, timeout);
+        const int spinning = spin_us > 0 && now_ns() - last_event_ns < (uint64_t)spin_us * 1000u;
+        const int n = epoll_wait(epoll_fd, events, MAX_EVENTS, spinning ? 0 : -1);
+        if (n > 0 && spin_us > 0)
+            last_event_ns = now_ns();
         for (int i = 0; i < n; ++i)
         {
             void* tag = events[i].data.ptr;
