@@ -441,10 +441,8 @@ def kernel_section(kernel, command):
 
 
 def write_kernel_only(results_dir, output, command):
-    kernel = read_json(os.path.join(results_dir, "kernel", "servers.json"))
-    if kernel is None:
-        sys.exit(f"report.py: no kernel/servers.json in {results_dir} (run scripts/bench.sh kernel)")
-    rewrite_section(output, KERNEL_HEADING, "Kernel features", "\n".join(kernel_section(kernel, command)), TIMERS_HEADING)
+    write_json_section(results_dir, output, os.path.join("kernel", "servers.json"), "scripts/bench.sh kernel",
+                       lambda kernel: kernel_section(kernel, command), KERNEL_HEADING, "Kernel features")
 
 
 TIMERS_HEADING = "## Timers"
@@ -485,20 +483,25 @@ def write_timers_only(results_dir, output):
     rewrite_section(output, TIMERS_HEADING, "Timers", section, None)
 
 
+def write_json_section(results_dir, output, name, producer, lines_of, heading, title):
+    """Rewrites one section (before the Timers one) from RESULTS/name, which producer writes:
+    lines_of(the parsed JSON) gives its lines."""
+    data = read_json(os.path.join(results_dir, name))
+    if data is None:
+        sys.exit(f"report.py: no {name} in {results_dir} (run {producer} first)")
+    rewrite_section(output, heading, title, "\n".join(lines_of(data)), TIMERS_HEADING)
+
+
 def write_http_only(results_dir, output, command):
-    http = read_json(os.path.join(results_dir, "http.json"))
-    if http is None:
-        sys.exit(f"report.py: no http.json in {results_dir} (run bench/run_http.py first)")
-    section = "\n".join(http_section(http, read_text(os.path.join(results_dir, "http.md")), command))
-    rewrite_section(output, HTTP_HEADING, "HTTP plaintext", section, TIMERS_HEADING)
+    write_json_section(results_dir, output, "http.json", "bench/run_http.py",
+                       lambda http: http_section(http, read_text(os.path.join(results_dir, "http.md")), command),
+                       HTTP_HEADING, "HTTP plaintext")
 
 
 def write_stream_only(results_dir, output, command):
-    stream = read_json(os.path.join(results_dir, "stream.json"))
-    if stream is None:
-        sys.exit(f"report.py: no stream.json in {results_dir} (run bench/run_stream.py first)")
-    section = "\n".join(stream_section(stream, read_text(os.path.join(results_dir, "stream.md")), command))
-    rewrite_section(output, STREAM_HEADING, "One-way stream", section, TIMERS_HEADING)
+    write_json_section(results_dir, output, "stream.json", "bench/run_stream.py",
+                       lambda stream: stream_section(stream, read_text(os.path.join(results_dir, "stream.md")), command),
+                       STREAM_HEADING, "One-way stream")
 
 
 def parse_args():

@@ -14,7 +14,7 @@
 #include "asock/async_socket_listener.h"
 #include "asock/execution_engine.h"
 #include "asock/execution_engine_linux.h"
-#include "stream_common.h"
+#include "stream_asock.h"
 
 static unsigned char buffer[STREAM_BUFFER_SIZE];
 static ASYNC_SOCKET_HANDLE connection; /* set by on_accept, read by main after the end */
@@ -79,16 +79,10 @@ int main(int argc, char** argv)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-    const ASOCK_LINUX_BACKEND backend = options.backend == 1   ? ASOCK_LINUX_BACKEND_IO_URING
-                                        : options.backend == 2 ? ASOCK_LINUX_BACKEND_EPOLL
-                                                               : ASOCK_LINUX_BACKEND_DEFAULT;
-    EXECUTION_ENGINE_PARAMETERS parameters = {1, 0};
-    EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, backend);
+    int exit_status = 1;
+    EXECUTION_ENGINE_HANDLE engine = stream_asock_engine(&options, "bench-stream-asock-sink", &exit_status);
     if (engine == NULL)
-    {
-        fprintf(stderr, "bench-stream-asock-sink: cannot create the engine\n");
-        return backend == ASOCK_LINUX_BACKEND_IO_URING && !execution_engine_linux_io_uring_available() ? 3 : 1;
-    }
+        return exit_status;
     ASYNC_SOCKET_LISTENER_HANDLE listener = NULL;
     int error = 0;
     if (async_socket_listener_create(engine, "127.0.0.1", (uint16_t)options.port, 16, &listener, &error) != ASYNC_SOCKET_LISTENER_CREATE_OK)

@@ -13,7 +13,7 @@
 #include "asock/async_socket_listener.h"
 #include "asock/execution_engine.h"
 #include "asock/execution_engine_linux.h"
-#include "stream_common.h"
+#include "stream_asock.h"
 
 #define IN_FLIGHT 2
 
@@ -101,16 +101,10 @@ int main(int argc, char** argv)
         return 1;
     }
     memset(buffers, 'x', sizeof(buffers));
-    const ASOCK_LINUX_BACKEND backend = options.backend == 1   ? ASOCK_LINUX_BACKEND_IO_URING
-                                        : options.backend == 2 ? ASOCK_LINUX_BACKEND_EPOLL
-                                                               : ASOCK_LINUX_BACKEND_DEFAULT;
-    EXECUTION_ENGINE_PARAMETERS parameters = {1, 0};
-    EXECUTION_ENGINE_HANDLE engine = execution_engine_linux_create(&parameters, backend);
+    int exit_status = 1;
+    EXECUTION_ENGINE_HANDLE engine = stream_asock_engine(&options, "bench-stream-asock-source", &exit_status);
     if (engine == NULL)
-    {
-        fprintf(stderr, "bench-stream-asock-source: cannot create the engine\n");
-        return backend == ASOCK_LINUX_BACKEND_IO_URING && !execution_engine_linux_io_uring_available() ? 3 : 1;
-    }
+        return exit_status;
     if (async_socket_connect_async(engine, "127.0.0.1", (uint16_t)options.port, 5000, on_connect, NULL) != 0)
     {
         fprintf(stderr, "bench-stream-asock-source: async_socket_connect_async failed\n");
